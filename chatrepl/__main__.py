@@ -1,0 +1,5 @@
+"""`python -m chatrepl`."""
+
+from chatrepl.cli import main
+
+raise SystemExit(main())

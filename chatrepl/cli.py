@@ -1,0 +1,222 @@
+"""Command line: argv -> objects -> exit code. The one place a run is put together."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from chatrepl.__version__ import VERSION
+from chatrepl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ChatReplError, UsageError
+
+PROG = "chatrepl"
+SUBCOMMANDS = ("models", "discover", "providers")
+_OPTIONS_WITH_VALUE = {"--config", "-m", "--model", "-s", "--system"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so main() owns the exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: $CHATREPL_CONFIG, $CHATREPL_HOME/config.yaml,"
+                             " or the platform config dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser: chat options and the interactive/one-shot entry."""
+    parser = _Parser(
+        prog=PROG,
+        description="Chat with any OpenAI-compatible LLM provider. With no PROMPT and a terminal,"
+                    " opens the interactive REPL; with PROMPT (or text on stdin) prints one reply.",
+        epilog="commands: models, discover, providers (run `chatrepl COMMAND --help`)",
+    )
+    parser.add_argument("prompt", nargs="*", help="one-shot prompt; '-' or piped stdin also work")
+    parser.add_argument("-m", "--model", help="model as provider/model, a short name or an id")
+    parser.add_argument("-s", "--system", help="system prompt for this conversation")
+    parser.add_argument("--continue", dest="resume", action="store_true",
+                        help="resume the last conversation with its model and system prompt")
+    parser.add_argument("--plain", action="store_true", help="plain text output, no colours")
+    parser.add_argument("--no-discover", action="store_true",
+                        help="do not ask providers for models at start-up")
+    parser.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
+    _add_common(parser)
+    return parser
+
+
+def build_command_parser(command: str) -> argparse.ArgumentParser:
+    """Parsers of the non-interactive commands."""
+    if command == "models":
+        parser = _Parser(prog=f"{PROG} models", description="List known models.")
+        parser.add_argument("--provider", metavar="P", help="only this provider's models")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    elif command == "discover":
+        parser = _Parser(prog=f"{PROG} discover",
+                         description="Ask providers for their models now; exit 1 if any failed.")
+        parser.add_argument("providers", nargs="*", metavar="PROVIDER",
+                            help="providers to ask (default: all)")
+        parser.add_argument("--validate", action="store_true",
+                            help="try each new model with a one-token chat request")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    else:
+        parser = _Parser(prog=f"{PROG} providers", description="List configured providers.")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    _add_common(parser)
+    return parser
+
+
+def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
+    """Find a subcommand name among the positional words of argv."""
+    skip = False
+    for index, word in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if word == "--":
+            break
+        if word in _OPTIONS_WITH_VALUE:
+            skip = True
+            continue
+        if word.startswith("-"):
+            continue
+        if word in SUBCOMMANDS:
+            return word, [*argv[:index], *argv[index + 1:]]
+        break
+    return None, list(argv)
+
+
+def _stamp(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "never"
+
+
+def cmd_models(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
+    records = runtime.manager.model_records()
+    if args.provider:
+        wanted = runtime.manager.provider_named(args.provider).id
+        records = [r for r in records if r.provider == wanted]
+    if args.json:
+        rows = [{"provider": r.provider, "model": r.long, "short": r.short, "scoped": r.scoped}
+                for r in records]
+        json.dump(rows, out, indent=1)
+        out.write("\n")
+        return EXIT_OK
+    if not records:
+        out.write("no models known yet; run `chatrepl discover`\n")
+        return EXIT_OK
+    width = max(len(r.scoped) for r in records)
+    for record in records:
+        short = "" if record.short == record.long else record.short
+        out.write(f"{record.scoped:<{width}}  {short}\n".rstrip() + "\n")
+    return EXIT_OK
+
+
+def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
+    names = [runtime.manager.provider_named(n).id for n in args.providers]
+    if not runtime.manager:
+        raise UsageError("no providers configured; add one to the config file "
+                         f"({runtime.paths.config_file})")
+    results = runtime.discovery.discover_all(names or None, force_refresh=True,
+                                             validate=args.validate)
+    if args.json:
+        json.dump([r.as_json() for r in results], out, indent=1)
+        out.write("\n")
+    else:
+        for result in results:
+            if result.ok:
+                out.write(f"{result.provider}: {len(result.models)} models"
+                          f" ({len(result.invalid)} not for chat)\n")
+            else:
+                out.write(f"{result.provider}: failed: {result.error}\n")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
+
+
+def cmd_providers(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
+    rows = [{
+        "provider": pid,
+        "name": provider.display_name,
+        "base_url": provider.base_api_url,
+        "key": provider.key_status(runtime.env),
+        "models": len(provider.valid_models),
+        "last_discovery": runtime.discovery.last_discovered(pid),
+    } for pid, provider in runtime.manager.items()]
+    if args.json:
+        json.dump(rows, out, indent=1)
+        out.write("\n")
+        return EXIT_OK
+    if not rows:
+        out.write(f"no providers configured; add one to {runtime.paths.config_file}\n")
+        return EXIT_OK
+    width = max(len(r["provider"]) for r in rows)
+    for row in rows:
+        out.write(f"{row['provider']:<{width}}  {row['base_url']}  key {row['key']}"
+                  f"  {row['models']} models  discovered {_stamp(row['last_discovery'])}\n")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
+    "models": cmd_models,
+    "discover": cmd_discover,
+    "providers": cmd_providers,
+}
+
+
+def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: TextIO,
+        stderr: TextIO) -> int:
+    """Parse argv and run; ChatReplError propagates to main()."""
+    from chatrepl.paths import resolve_paths
+    from chatrepl.runtime import build_runtime
+
+    command, rest = _split_command(argv)
+    if command is not None:
+        args = build_command_parser(command).parse_args(rest)
+        runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
+        for warning in runtime.warnings:
+            stderr.write(f"{PROG}: warning: {warning}\n")
+        return COMMANDS[command](runtime, args, stdout)
+    args = build_parser().parse_args(rest)
+    runtime = build_runtime(resolve_paths(env, args.config), env)
+    for warning in runtime.warnings:
+        stderr.write(f"{PROG}: warning: {warning}\n")
+    from chatrepl.entry import run_chat
+
+    return run_chat(runtime, args, stdin, stdout, stderr)
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+         stdin: TextIO | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Entry point of the `chatrepl` command; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    env = os.environ if env is None else env
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    try:
+        return run(argv, env, stdin, stdout, stderr)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except ChatReplError as exc:
+        stderr.write(f"{PROG}: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug: one line, never a traceback unless asked
+        if env.get("CHATREPL_DEBUG"):
+            raise
+        from chatrepl.clients import redact
+
+        stderr.write(redact(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+                            "(set CHATREPL_DEBUG=1 for details)\n"))
+        return EXIT_FAILURE
+
+
+__all__ = ["EXIT_USAGE", "main"]

@@ -1,0 +1,91 @@
+"""The openai SDK client for a provider, and one-line descriptions of its errors.
+
+The SDK is imported on first use so that start-up does not pay for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from chatrepl.config import ProviderConfig
+from chatrepl.errors import ProviderError
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+_KEYLIKE = re.compile(r"\b(sk|gsk|xai|pk|key)[-_][A-Za-z0-9_\-]{6,}\b")
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` with every given secret and anything key-shaped replaced by a redacted form."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, redacted_key(secret))
+    return _KEYLIKE.sub(lambda m: redacted_key(m.group(0)), text)
+
+
+def redacted_key(key: str) -> str:
+    """`sk-…abcd`: enough to recognise a key, not enough to use it."""
+    prefix = key.split("-", 1)[0] + "-" if "-" in key[:6] else ""
+    return f"{prefix}…{key[-4:]}" if len(key) > 8 else "…"
+
+
+def make_client(provider: ProviderConfig, env: Mapping[str, str], *, timeout: float,
+                connect_timeout: float | None = None, max_retries: int = 2) -> OpenAI:
+    """An SDK client for `provider`; ProviderError when it has no usable key."""
+    key = provider.resolve_api_key(env)
+    if key is None:
+        raise ProviderError(f"{provider.id}: {provider.missing_key_reason()}")
+    import openai
+
+    return openai.OpenAI(
+        api_key=key,
+        base_url=provider.base_api_url,
+        timeout=openai.Timeout(timeout, connect=connect_timeout or min(timeout, 5.0)),
+        max_retries=max_retries,
+    )
+
+
+def _error_detail(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+        if isinstance(inner, str):
+            return inner
+    message = getattr(exc, "message", None) or str(exc)
+    return "" if "<html" in message.lower() else message
+
+
+def describe_api_error(exc: BaseException, provider: ProviderConfig, env: Mapping[str, str],
+                       model: str | None = None) -> str:
+    """One line: provider (and model), what happened, what to do. Never includes a key."""
+    import openai
+
+    where = f"{provider.id}/{model}" if model else provider.id
+    status = getattr(exc, "status_code", None)
+    detail = " ".join(_error_detail(exc).split())[:200]
+    if isinstance(exc, openai.APITimeoutError):
+        text = f"{where}: timed out talking to {provider.base_api_url}; try again, or raise the timeout"
+    elif isinstance(exc, openai.APIConnectionError):
+        text = f"{where}: cannot connect to {provider.base_api_url}; is the server running?"
+    elif status == 401:
+        text = (f"{where}: 401 unauthorized ({detail or 'bad key'}); "
+                f"check {' or '.join(provider.key_variables())}")
+    elif status == 403:
+        text = f"{where}: 403 forbidden ({detail or 'no access'}); check the key's permissions"
+    elif status == 404:
+        text = f"{where}: 404 not found ({detail or 'no such endpoint or model'})"
+    elif status == 429:
+        text = f"{where}: 429 rate limited ({detail or 'too many requests'}); wait and try again"
+    elif isinstance(status, int) and status >= 500:
+        text = f"{where}: server error {status}" + (f" ({detail})" if detail else "")
+        text += "; the provider is having trouble, try again later"
+    elif isinstance(status, int):
+        text = f"{where}: error {status}" + (f" ({detail})" if detail else "")
+    else:
+        text = f"{where}: {detail or type(exc).__name__}"
+    return redact(text, [provider.resolve_api_key(env)])

@@ -1,0 +1,323 @@
+"""Configuration: pydantic models and loading of the YAML providers file. No network, no printing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chatrepl.errors import ConfigError
+from chatrepl.yamlsource import YamlDocument, load_yaml_document, suggest
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]"})
+LOCAL_PLACEHOLDER_KEY = "not-needed"
+_VAR_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PROVIDER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class DiscoverySettings(_Strict):
+    """How and when providers are asked for their models."""
+
+    on_startup: bool = True
+    ttl_seconds: float = Field(300.0, ge=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+    concurrency: int = Field(8, ge=1, le=64)
+
+
+class ChatSettings(_Strict):
+    """Request limits for chat completions."""
+
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+    read_timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10)
+
+
+class CatalogSettings(_Strict):
+    """Where model metadata comes from beyond the bundled models.dev data."""
+
+    refresh: bool = False
+    url: str = "https://models.dev/api.json"
+    ttl_seconds: float = Field(86400.0, ge=0)
+
+
+def expand_vars(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Replace `${VAR}` with its value; return the text and the names that were not set."""
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            missing.append(name)
+            return ""
+        return env[name]
+
+    return _VAR_PATTERN.sub(replace, text), missing
+
+
+def default_key_variable(provider_id: str) -> str:
+    """`deepseek` -> `DEEPSEEK_API_KEY`."""
+    return re.sub(r"[^A-Za-z0-9]", "_", provider_id).upper() + "_API_KEY"
+
+
+def is_local_url(url: str) -> bool:
+    """True when the URL points at this machine (such servers need no key)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in LOCAL_HOSTS or host.startswith("127.")
+
+
+class ProviderConfig(_Strict):
+    """One OpenAI-compatible provider. Pure data: resolving its key reads a given environment."""
+
+    id: str = Field("", exclude=True)
+    name: str = ""
+    base_api_url: str = Field(alias="base_url")
+    api_key: str | None = None
+    api_key_env: str | None = None
+    valid_models: dict[str, str] = Field(default_factory=dict)
+    invalid_models: list[str] = Field(default_factory=list)
+    catalog_id: str | None = None
+
+    @field_validator("base_api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"{value!r} is not an http(s) URL; write it with its scheme,"
+                " e.g. https://api.openai.com/v1"
+            )
+        return value.rstrip("/")
+
+    @field_validator("valid_models", mode="before")
+    @classmethod
+    def _models_as_map(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, list):
+            if not all(isinstance(item, str) for item in value):
+                raise ValueError("a list of model ids must hold only strings")
+            return {item: item for item in value}
+        if isinstance(value, dict):
+            return {long: (long if short is None else short) for long, short in value.items()}
+        return value
+
+    @field_validator("invalid_models", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    @property
+    def is_local(self) -> bool:
+        return is_local_url(self.base_api_url)
+
+    def key_variables(self) -> tuple[str, ...]:
+        """Environment variables that may hold this provider's key, in the order tried."""
+        names = [] if self.api_key_env is None else [self.api_key_env]
+        names.append(default_key_variable(self.id or self.name))
+        return tuple(dict.fromkeys(names))
+
+    def resolve_api_key(self, env: Mapping[str, str]) -> str | None:
+        """The key to send: inline (with `${VAR}` expanded), then the key variables.
+
+        A provider on localhost that has no key gets a placeholder; otherwise None means missing.
+        """
+        if self.api_key:
+            expanded, _missing = expand_vars(self.api_key, env)
+            if expanded.strip():
+                return expanded.strip()
+        for variable in self.key_variables():
+            if env.get(variable, "").strip():
+                return env[variable].strip()
+        return LOCAL_PLACEHOLDER_KEY if self.is_local else None
+
+    def key_status(self, env: Mapping[str, str]) -> str:
+        """`set`, `missing` or `not needed`; never the key itself."""
+        key = self.resolve_api_key(env)
+        if key is None:
+            return "missing"
+        return "not needed" if key == LOCAL_PLACEHOLDER_KEY else "set"
+
+    def missing_key_reason(self) -> str:
+        """What to do when no key is found."""
+        return f"no API key: set {' or '.join(self.key_variables())}, or api_key in the config"
+
+    def get_valid_models(self) -> dict[str, str]:
+        """Long name -> short name for every model known to work."""
+        return dict(self.valid_models)
+
+    def get_invalid_models(self) -> list[str]:
+        """Ids known not to be chat models, or rejected by the provider."""
+        return list(self.invalid_models)
+
+    def exact_model(self, name: str) -> str | None:
+        """The long name for an exact long or short name (case-insensitive as a fallback)."""
+        if name in self.valid_models:
+            return name
+        for long, short in self.valid_models.items():
+            if short == name:
+                return long
+        folded = name.lower()
+        for long, short in self.valid_models.items():
+            if folded in (long.lower(), short.lower()):
+                return long
+        return None
+
+    def find_model(self, name: str) -> str | None:
+        """The long name for `name`: exact long or short name first, then a unique substring."""
+        exact = self.exact_model(name)
+        if exact is not None:
+            return exact
+        folded = name.lower()
+        hits = [long for long in self.valid_models if folded in long.lower()]
+        return hits[0] if len(hits) == 1 else None
+
+    def merge_valid_models(self, ids: Iterable[str]) -> ProviderConfig:
+        """A copy that also lists `ids`; new ids get their long name as short name."""
+        merged = dict(self.valid_models)
+        for model_id in ids:
+            merged.setdefault(model_id, model_id)
+        return self.model_copy(update={"valid_models": merged})
+
+    def with_invalid_models(self, ids: Iterable[str]) -> ProviderConfig:
+        """A copy whose invalid list also holds `ids` (and no longer lists them as valid)."""
+        invalid = list(dict.fromkeys([*self.invalid_models, *ids]))
+        valid = {k: v for k, v in self.valid_models.items() if k not in set(invalid)}
+        return self.model_copy(update={"invalid_models": invalid, "valid_models": valid})
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    default_model: str | None = None
+    system_prompt: str | None = None
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    source: Path | None = Field(None, exclude=True)
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _providers_with_ids(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            return value
+        out: dict[Any, Any] = {}
+        for key, entry in value.items():
+            if not isinstance(key, str) or not _PROVIDER_ID_PATTERN.match(key):
+                raise ValueError(
+                    f"provider name {key!r} must be letters, digits, '.', '_' or '-' (no '/')"
+                )
+            out[key] = {**entry, "id": key} if isinstance(entry, dict) else entry
+        return out
+
+
+# Fields a user may write at each place in the file, for "did you mean" hints.
+_FIELDS_AT: dict[str, type[BaseModel]] = {
+    "": Config,
+    "discovery": DiscoverySettings,
+    "chat": ChatSettings,
+    "catalog": CatalogSettings,
+    "providers.*": ProviderConfig,
+}
+_EXPANDED_FIELDS = ("base_api_url", "base_url", "name", "api_key_env", "catalog_id")
+_EXPANDED_TOP = ("default_model", "system_prompt")
+
+
+def _known_fields(parent: tuple[Any, ...]) -> list[str]:
+    key = ".".join("*" if i == 1 and parent[0] == "providers" else str(p)
+                   for i, p in enumerate(parent))
+    model = _FIELDS_AT.get(key)
+    if model is None:
+        return []
+    names: list[str] = []
+    for field_name, info in model.model_fields.items():
+        if field_name in ("id", "source"):
+            continue
+        names.append(field_name)
+        if isinstance(info.alias, str):
+            names.append(info.alias)
+    return names
+
+
+def _describe_error(error: Any) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        hint = suggest(str(loc[-1]), _known_fields(loc[:-1]))
+        return "unknown key" + (f"; did you mean {hint!r}?" if hint else "")
+    if error["type"] == "missing":
+        return "is required"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _expand_strings(document: YamlDocument, env: Mapping[str, str]) -> None:
+    """Expand `${VAR}` in the fields that allow it; an unset variable is an error."""
+    data = document.data
+
+    def expand(path: tuple[Any, ...], container: dict[str, Any], key: str) -> None:
+        value = container.get(key)
+        if isinstance(value, str):
+            expanded, missing = expand_vars(value, env)
+            if missing:
+                raise ConfigError(
+                    f"{document.where(path)}: {'.'.join(map(str, path))}: environment variable"
+                    f" {missing[0]} is not set; export it or write the value in the file"
+                )
+            container[key] = expanded
+
+    for key in _EXPANDED_TOP:
+        expand((key,), data, key)
+    providers = data.get("providers")
+    if isinstance(providers, dict):
+        for pid, entry in providers.items():
+            if isinstance(entry, dict):
+                for key in _EXPANDED_FIELDS:
+                    expand(("providers", pid, key), entry, key)
+
+
+def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
+                *, must_exist: bool = False) -> Config:
+    """Read and validate a config file; raise ConfigError naming file and line on any problem.
+
+    A missing file gives an empty config unless `must_exist`. The file is only read.
+    """
+    if path is None:
+        return Config()
+    path = Path(path)
+    env = {} if env is None else env
+    if not path.exists() and not path.is_symlink() and not must_exist:
+        return Config(source=path)
+    document = load_yaml_document(path)
+    if document.data is None:
+        raise ConfigError(
+            f"{path}: the file is empty; add a `providers:` map (see config.example.yaml)"
+        )
+    if not isinstance(document.data, dict):
+        kind = type(document.data).__name__
+        raise ConfigError(
+            f"{document.where(())}: the top level is a {kind}, expected a map with `providers:`"
+        )
+    _expand_strings(document, env)
+    try:
+        config = Config.model_validate(document.data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        dotted = ".".join(map(str, loc)) or "(top level)"
+        raise ConfigError(f"{document.where(loc)}: {dotted}: {_describe_error(first)}") from None
+    return config.model_copy(update={"source": path})

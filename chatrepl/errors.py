@@ -1,0 +1,75 @@
+"""Typed errors. Each carries the one line a user sees and the exit code it maps to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class ChatReplError(Exception):
+    """Base of every error chatrepl reports to a user as one line."""
+
+    exit_code = EXIT_FAILURE
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class UsageError(ChatReplError):
+    """Bad command-line use."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(ChatReplError):
+    """A configuration file that cannot be used; the message names file and line."""
+
+    exit_code = EXIT_USAGE
+
+
+class UnknownModelError(ChatReplError, KeyError):
+    """A model name that matches nothing; carries up to three close suggestions."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
+        self.name = name
+        self.suggestions = tuple(suggestions)
+        hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"unknown model {name!r}{hint} (see `chatrepl models`)")
+
+
+class AmbiguousModelError(ChatReplError, KeyError):
+    """A bare model name offered by more than one provider."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, name: str, candidates: Sequence[str]) -> None:
+        self.name = name
+        self.candidates = tuple(candidates)
+        super().__init__(
+            f"model {name!r} is offered by several providers: {', '.join(self.candidates)};"
+            " name one as provider/model"
+        )
+
+
+class UnknownProviderError(ChatReplError, KeyError):
+    """A provider name that is not configured."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, name: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        known_text = f" (configured: {', '.join(known)})" if known else " (none configured)"
+        super().__init__(f"unknown provider {name!r}{known_text}")
+
+
+class ProviderError(ChatReplError):
+    """A provider answered with an error or could not be reached."""
+
+
+class StateError(ChatReplError):
+    """A state file (sessions, discovered models) could not be read or written."""

@@ -1,0 +1,67 @@
+"""Where chatrepl keeps its config, state and cache."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "chatrepl"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every location chatrepl reads or writes."""
+
+    config_file: Path
+    config_explicit: bool
+    state_dir: Path
+    cache_dir: Path
+
+    @property
+    def discovered_file(self) -> Path:
+        return self.state_dir / "discovered.yaml"
+
+    @property
+    def history_file(self) -> Path:
+        return self.state_dir / "history"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.state_dir / "sessions"
+
+    @property
+    def autosave_file(self) -> Path:
+        return self.state_dir / "autosave.json"
+
+    @property
+    def catalog_cache_file(self) -> Path:
+        return self.cache_dir / "models-dev-api.json"
+
+
+def resolve_paths(env: Mapping[str, str], config_override: str | None = None) -> Paths:
+    """Config: --config, $CHATREPL_CONFIG, $CHATREPL_HOME/config.yaml, platform config dir.
+
+    State and cache: under $CHATREPL_HOME when set, else the platform data and cache dirs.
+    """
+    home = env.get("CHATREPL_HOME")
+    if config_override:
+        config_file, explicit = Path(config_override).expanduser(), True
+    elif env.get("CHATREPL_CONFIG"):
+        config_file, explicit = Path(env["CHATREPL_CONFIG"]).expanduser(), True
+    elif home:
+        config_file, explicit = Path(home).expanduser() / "config.yaml", False
+    else:
+        import platformdirs
+
+        config_file = Path(platformdirs.user_config_dir(APP_NAME)) / "config.yaml"
+        explicit = False
+    if home:
+        base = Path(home).expanduser()
+        state_dir, cache_dir = base / "state", base / "cache"
+    else:
+        import platformdirs
+
+        state_dir = Path(platformdirs.user_data_dir(APP_NAME))
+        cache_dir = Path(platformdirs.user_cache_dir(APP_NAME))
+    return Paths(config_file, explicit, state_dir, cache_dir)

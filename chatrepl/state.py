@@ -1,0 +1,81 @@
+"""Discovered models on disk: JSON in the providers schema (no keys), written atomically."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatrepl.config import ProviderConfig
+from chatrepl.fsutil import write_atomic
+
+
+@dataclass(frozen=True)
+class DiscoveredModels:
+    """What discovery last learned about one provider."""
+
+    base_api_url: str
+    chat_models: tuple[str, ...]
+    invalid_models: tuple[str, ...] = ()
+    discovered_at: float = 0.0
+    name: str = ""
+
+
+def effective_provider(base: ProviderConfig, found: DiscoveredModels | None) -> ProviderConfig:
+    """The user's provider config with discovered models merged in.
+
+    The user's short names and listed models always win; discovered non-chat or rejected ids
+    are invalid unless the user lists them as valid.
+    """
+    if found is None or found.base_api_url.rstrip("/") != base.base_api_url:
+        return base
+    listed = base.valid_models
+    invalid = list(dict.fromkeys([*base.invalid_models,
+                                  *(i for i in found.invalid_models if i not in listed)]))
+    invalid_set = set(invalid)
+    valid = dict(listed)
+    for model_id in found.chat_models:
+        if model_id not in invalid_set:
+            valid.setdefault(model_id, model_id)
+    return base.model_copy(update={"valid_models": valid, "invalid_models": invalid})
+
+
+class DiscoveredStore:
+    """Reads and writes the discovered-models file. A damaged file reads as empty."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, DiscoveredModels]:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            providers = raw["providers"]
+            stamps = raw.get("discovered_at", {})
+            return {
+                pid: DiscoveredModels(
+                    base_api_url=str(entry["base_api_url"]),
+                    chat_models=tuple(str(m) for m in entry.get("valid_models", {})),
+                    invalid_models=tuple(str(m) for m in entry.get("invalid_models", [])),
+                    discovered_at=float(stamps.get(pid, 0.0)),
+                    name=str(entry.get("name", "")),
+                )
+                for pid, entry in providers.items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def save(self, entries: Mapping[str, DiscoveredModels]) -> None:
+        payload = {
+            "providers": {
+                pid: {
+                    "name": found.name or pid,
+                    "base_api_url": found.base_api_url,
+                    "valid_models": {m: m for m in found.chat_models},
+                    "invalid_models": list(found.invalid_models),
+                }
+                for pid, found in sorted(entries.items())
+            },
+            "discovered_at": {pid: found.discovered_at for pid, found in sorted(entries.items())},
+        }
+        write_atomic(self.path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")

@@ -1,0 +1,51 @@
+"""Shared fixtures: a private CHATREPL_HOME for every test, and loopback OpenAI servers."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakeserver import FakeOpenAIServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def chatrepl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own CHATREPL_HOME and no provider keys from the real environment."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CHATREPL_HOME", str(home))
+    monkeypatch.delenv("CHATREPL_CONFIG", raising=False)
+    for name in list(__import__("os").environ):
+        if name.endswith("_API_KEY") or name.startswith("OPENAI_"):
+            monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeOpenAIServer]:
+    """A started OpenAI-compatible server on 127.0.0.1; stopped after the test."""
+    server = FakeOpenAIServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def write_config(chatrepl_home: Path):
+    """Write text to $CHATREPL_HOME/config.yaml and return its path."""
+
+    def write(text: str) -> Path:
+        path = chatrepl_home / "config.yaml"
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+    return write

@@ -1,0 +1,292 @@
+"""An OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
+
+It speaks the real wire format (JSON model lists, chat completions, server-sent events), so the
+official SDK parses real bytes. Fault knobs reproduce what real providers do wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# Values for Behavior.models_fault and Behavior.chat_fault.
+MODELS_FAULTS = ("bare_array", "data_null", "html_200", "malformed", "no_object_fields",
+                 "models_key")
+CHAT_FAULTS = ("error_event", "reset_mid_stream", "never_end", "no_done", "plain_json",
+               "reject_stream_options", "empty_choices", "reasoning")
+
+
+@dataclass
+class Behavior:
+    """What the server does. Tests change fields between requests."""
+
+    models: list[str] = field(default_factory=lambda: ["fake-chat", "fake-embedding-small"])
+    models_status: int = 200
+    models_fault: str | None = None
+    models_delay: float = 0.0
+    chat_reply: str = "Hello from the fake server."
+    chat_status: int = 200
+    chat_fault: str | None = None
+    chat_delay: float = 0.0
+    chunk_delay: float = 0.0
+    chunk_count: int | None = None  # send this many one-word chunks instead of chat_reply
+    retry_after: str | None = None
+    error_body: str | None = None  # raw body for error statuses (e.g. HTML)
+    unknown_models: set[str] = field(default_factory=set)  # chat on these answers 404
+    usage: bool = True
+
+
+@dataclass
+class SeenRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    # -- helpers -------------------------------------------------------------------------
+    def _record(self, body: Any) -> None:
+        with self.server.lock:
+            self.server.seen.append(SeenRequest(self.command, self.path, dict(self.headers), body))
+
+    def _wait(self, seconds: float) -> bool:
+        """Wait as a slow server would; False if the server is stopping."""
+        return not self.server.stopping.wait(seconds) if seconds > 0 else True
+
+    def _send(self, status: int, body: str | bytes, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error_status(self, status: int, message: str) -> None:
+        behavior = self.server.behavior
+        headers = {"Retry-After": behavior.retry_after} if behavior.retry_after else {}
+        if behavior.error_body is not None:
+            kind = "text/html" if behavior.error_body.lstrip().startswith("<") else "text/plain"
+            self._send(status, behavior.error_body, kind, headers)
+            return
+        body = {"error": {"message": message, "type": "invalid_request_error", "code": status}}
+        self._send(status, json.dumps(body), headers=headers)
+
+    # -- routes --------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        self._record(None)
+        if self.path.rstrip("/").endswith("/models") and self.path.startswith(self.server.prefix):
+            self._models()
+        else:
+            self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        self._record(body)
+        if self.path == f"{self.server.prefix}/chat/completions" and isinstance(body, dict):
+            self._chat(body)
+        else:
+            self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
+
+    def _models(self) -> None:
+        behavior = self.server.behavior
+        if not self._wait(behavior.models_delay):
+            return
+        if behavior.models_status != 200:
+            self._send_error_status(behavior.models_status, "models unavailable")
+            return
+        entries = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
+                   for m in behavior.models]
+        fault = behavior.models_fault
+        if fault == "bare_array":
+            self._send(200, json.dumps(entries))
+        elif fault == "data_null":
+            self._send(200, json.dumps({"object": "list", "data": None}))
+        elif fault == "html_200":
+            self._send(200, "<html><body>Please log in</body></html>", "text/html")
+        elif fault == "malformed":
+            self._send(200, '{"data": [{"id": "broken"')
+        elif fault == "no_object_fields":
+            self._send(200, json.dumps({"data": [{"id": m} for m in behavior.models]}))
+        elif fault == "models_key":
+            self._send(200, json.dumps({"models": [{"name": m} for m in behavior.models]}))
+        else:
+            self._send(200, json.dumps({"object": "list", "data": entries}))
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        behavior = self.server.behavior
+        model = str(body.get("model", ""))
+        if not self._wait(behavior.chat_delay):
+            return
+        if model in behavior.unknown_models:
+            self._send_error_status(404, f"The model `{model}` does not exist")
+            return
+        if behavior.chat_status != 200:
+            self._send_error_status(behavior.chat_status, "chat failed")
+            return
+        if behavior.chat_fault == "reject_stream_options" and "stream_options" in body:
+            self._send_error_status(400, "Unrecognized request argument: stream_options")
+            return
+        words = self._reply_words()
+        usage = {"prompt_tokens": _count_tokens(body.get("messages")),
+                 "completion_tokens": len(words), "total_tokens": 0}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if not body.get("stream") or behavior.chat_fault == "plain_json":
+            self._send(200, json.dumps({
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "".join(words)}}],
+                "usage": usage,
+            }))
+            return
+        self._stream(model, words, usage, body)
+
+    def _reply_words(self) -> list[str]:
+        behavior = self.server.behavior
+        if behavior.chunk_count is not None:
+            return [f"w{i} " for i in range(behavior.chunk_count)]
+        parts = behavior.chat_reply.split(" ")
+        return [p + (" " if i < len(parts) - 1 else "") for i, p in enumerate(parts)]
+
+    def _stream(self, model: str, words: list[str], usage: dict[str, int],
+                body: dict[str, Any]) -> None:
+        behavior = self.server.behavior
+        fault = behavior.chat_fault
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+
+        def event(payload: dict[str, Any] | str) -> None:
+            data = payload if isinstance(payload, str) else json.dumps(payload)
+            self.wfile.write(f"data: {data}\n\n".encode())
+            self.wfile.flush()
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        try:
+            event(chunk({"role": "assistant", "content": ""}))
+            if fault == "empty_choices":
+                event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                       "model": model, "choices": []})
+            if fault == "reasoning":
+                event(chunk({"reasoning_content": "Let me think. "}))
+                event(chunk({"reasoning": "Still thinking. "}))
+            for index, word in enumerate(words):
+                if not self._wait(behavior.chunk_delay):
+                    return
+                event(chunk({"content": word}))
+                if index == len(words) // 2:
+                    if fault == "error_event":
+                        event({"error": {"message": "upstream model crashed", "code": 500}})
+                        return
+                    if fault == "reset_mid_stream":
+                        self.connection.shutdown(2)
+                        return
+            if fault == "never_end":
+                while self._wait(0.05):
+                    event(chunk({"content": "."}))
+                return
+            event(chunk({}, "stop"))
+            stream_options = body.get("stream_options") or {}
+            if behavior.usage and stream_options.get("include_usage"):
+                event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                       "model": model, "choices": [], "usage": usage})
+            if fault != "no_done":
+                event("[DONE]")
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return
+
+
+def _count_tokens(messages: Any) -> int:
+    if not isinstance(messages, list):
+        return 0
+    return sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.prefix = prefix
+        self.behavior = Behavior()
+        self.seen: list[SeenRequest] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+
+class FakeOpenAIServer:
+    """Start with `start()` (or as a context manager); `url` is the base URL with `/v1`."""
+
+    def __init__(self, prefix: str = "/v1") -> None:
+        self._server = _Server(prefix)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="fake-openai-server", daemon=True)
+
+    @property
+    def behavior(self) -> Behavior:
+        return self._server.behavior
+
+    @behavior.setter
+    def behavior(self, value: Behavior) -> None:
+        self._server.behavior = value
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.root_url + self._server.prefix
+
+    @property
+    def requests(self) -> list[SeenRequest]:
+        with self._server.lock:
+            return list(self._server.seen)
+
+    def count(self, path_suffix: str) -> int:
+        return sum(1 for r in self.requests if r.path.rstrip("/").endswith(path_suffix))
+
+    def start(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
