@@ -1,0 +1,501 @@
+"""ChatSession: the conversation, streaming a reply through the openai SDK, cancel, save/load.
+
+No prompt_toolkit and no printing here: the caller gets `StreamEvent`s through a callback and a
+`TurnResult` (or a `ChatError`) at the end of each turn.
+
+Conversation rules (what `ChatSession.messages` holds after a turn):
+
+* Success: the user message and the assistant reply are appended.
+* Interrupted (Ctrl-C, i.e. `KeyboardInterrupt` while streaming, or the `cancel` event set):
+  the HTTP stream is closed. If some reply text had arrived, the user message and the partial
+  reply are appended; the reply dict carries `"interrupted": True` (its `content` is exactly
+  the text received). The flag is stripped before messages are sent again, so the provider sees
+  a plain assistant message. If no reply text had arrived, the conversation is left as it was.
+  No exception escapes; the result has `interrupted=True`.
+* Error (HTTP error, timeout, connection refused, error event in the stream, connection cut
+  mid-reply): `ChatError` is raised with one line to show, and the conversation is exactly as
+  it was before the turn. Text that had already arrived is on the error as `.partial` only.
+
+Reasoning text (`delta.reasoning_content` / `delta.reasoning`) is delivered as 'reasoning'
+events and on `TurnResult.reasoning`; it is never stored in `messages` and never sent back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from chatrepl.clients import describe_api_error, make_client, redact
+from chatrepl.config import ChatSettings, ProviderConfig
+from chatrepl.errors import ChatReplError, ProviderError, StateError
+from chatrepl.manager import ProviderManager
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+SESSION_FORMAT = "chatrepl-session"
+SESSION_VERSION = 1
+_ROLES = frozenset({"user", "assistant", "system"})
+
+
+class ChatError(ProviderError):
+    """A chat turn failed. `str()` is the one line to show; the conversation is unchanged.
+
+    `model_not_found` is True when the provider said the model does not exist (the caller may
+    mark it invalid and suggest close names); `partial` holds reply text that arrived before
+    the failure; `status` is the HTTP status when there was one.
+    """
+
+    def __init__(self, message: str, *, provider: str = "", model: str = "",
+                 status: int | None = None, model_not_found: bool = False,
+                 partial: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.model_not_found = model_not_found
+        self.partial = partial
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """A piece of the reply as it arrives: answer text ('content') or thinking ('reasoning')."""
+
+    kind: Literal["content", "reasoning"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts as reported by the provider."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt_tokens + other.prompt_tokens,
+                     self.completion_tokens + other.completion_tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """The outcome of one turn that did not fail."""
+
+    text: str
+    reasoning: str
+    interrupted: bool
+    usage: Usage | None
+    model: str
+    provider: str
+    finish_reason: str | None = None
+
+
+EventCallback = Callable[[StreamEvent], None]
+
+
+def _get(obj: Any, name: str) -> Any:
+    """An attribute of an SDK object or a key of a dict; None when absent."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _usage_from(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    prompt, completion = _get(raw, "prompt_tokens"), _get(raw, "completion_tokens")
+    if not isinstance(prompt, int) and not isinstance(completion, int):
+        return None
+    return Usage(prompt if isinstance(prompt, int) else 0,
+                 completion if isinstance(completion, int) else 0)
+
+
+def _reasoning_of(part: Any) -> str:
+    for name in ("reasoning_content", "reasoning"):
+        value = _get(part, name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+class _Reply:
+    """Collects one reply from stream chunks (or a whole completion) and emits events."""
+
+    def __init__(self, on_event: EventCallback | None) -> None:
+        self._on_event = on_event
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.chunks = 0
+        self.interrupted = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.content)
+
+    @property
+    def complete(self) -> bool:
+        """True when the server said the reply was over (a finish reason or the usage chunk)."""
+        return self.finish_reason is not None or self.usage is not None
+
+    def _emit(self, kind: Literal["content", "reasoning"], text: str) -> None:
+        (self.content if kind == "content" else self.reasoning).append(text)
+        if self._on_event is not None:
+            self._on_event(StreamEvent(kind, text))
+
+    def add_chunk(self, chunk: Any) -> None:
+        self.chunks += 1
+        usage = _usage_from(_get(chunk, "usage"))
+        if usage is not None:
+            self.usage = usage
+        for choice in _get(chunk, "choices") or ():
+            if _get(choice, "index") not in (None, 0):
+                continue
+            finish = _get(choice, "finish_reason")
+            if isinstance(finish, str) and finish:
+                self.finish_reason = finish
+            delta = _get(choice, "delta")
+            if delta is None:
+                continue
+            thought = _reasoning_of(delta)
+            if thought:
+                self._emit("reasoning", thought)
+            content = _get(delta, "content")
+            if isinstance(content, str) and content:
+                self._emit("content", content)
+
+    def add_completion(self, data: Mapping[str, Any]) -> None:
+        """A whole (non-streamed) chat completion, as from a server that ignored `stream`."""
+        self.chunks += 1
+        self.usage = _usage_from(data.get("usage"))
+        choices = data.get("choices") or []
+        choice = choices[0] if isinstance(choices, list) and choices else {}
+        message = _get(choice, "message") or {}
+        self.finish_reason = _get(choice, "finish_reason") or "stop"
+        thought = _reasoning_of(message)
+        if thought:
+            self._emit("reasoning", thought)
+        content = _get(message, "content")
+        if isinstance(content, str) and content:
+            self._emit("content", content)
+
+
+def _transport_error_types() -> tuple[type[BaseException], ...]:
+    """The HTTP library's own errors (httpx2 for SDK 3.x, httpx before), for reads the SDK
+    does not wrap."""
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        found.append(module.HTTPError)
+        found.append(module.StreamError)
+    return tuple(found)
+
+
+class ChatSession:
+    """One conversation with one model at a time.
+
+    `messages` holds {"role", "content"} dicts (an interrupted reply also has
+    "interrupted": True); the system prompt is kept apart in `system_prompt` and put first when
+    sending. `totals` sums the usage reported over the session (`clear()` keeps it).
+
+    A session runs one turn at a time. `messages` is replaced by a new list at the end of a turn
+    (never edited in place), so another thread (autosave) sees the old or the new conversation.
+    """
+
+    def __init__(self, manager: ProviderManager, env: Mapping[str, str], settings: ChatSettings,
+                 *, provider: str, model: str, system_prompt: str | None = None) -> None:
+        self.manager = manager
+        self.env = env
+        self.settings = settings
+        self.provider = provider
+        self.model = model
+        self.system_prompt = system_prompt
+        self.messages: list[dict[str, Any]] = []
+        self.totals = Usage()
+        # Providers that answered 400 to `stream_options`; asked without it from then on.
+        self._no_stream_options: set[str] = set()
+
+    # -- conversation ----------------------------------------------------------------------
+    def set_model(self, provider_id: str, model: str) -> None:
+        """Talk to `model` of `provider_id` from the next turn on; the conversation is kept."""
+        self.provider = self.manager.provider_named(provider_id).id
+        self.model = model
+
+    def clear(self) -> None:
+        """Start a new conversation (same model and system prompt; usage totals are kept)."""
+        self.messages = []
+
+    def send(self, text: str, on_event: EventCallback | None = None,
+             cancel: threading.Event | None = None) -> TurnResult:
+        """Send `text` and stream the reply; see the module docstring for what happens to
+        `messages` on success, interruption and error. Raises only ChatError.
+
+        `on_event` runs on the calling thread for each piece of text as it arrives. `cancel` is
+        checked after each chunk (a server that stalls is bounded by the read timeout);
+        Ctrl-C on the main thread interrupts a blocked read at once.
+        """
+        return self._turn(list(self.messages), text, on_event, cancel)
+
+    def retry(self, on_event: EventCallback | None = None,
+              cancel: threading.Event | None = None) -> TurnResult:
+        """Send the last user message again; its reply replaces the previous one.
+
+        On error the conversation (including the previous reply) is kept as it was. ChatError
+        when there is no user message yet.
+        """
+        messages = list(self.messages)
+        for index in range(len(messages) - 1, -1, -1):
+            if messages[index].get("role") == "user":
+                return self._turn(messages[:index], str(messages[index]["content"]),
+                                  on_event, cancel)
+        raise ChatError("nothing to retry: no message has been sent yet",
+                        provider=self.provider, model=self.model)
+
+    def wire_messages(self, messages: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
+        """What is sent to the provider: the system prompt, then role and content only."""
+        wire = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        for message in self.messages if messages is None else messages:
+            wire.append({"role": str(message["role"]), "content": str(message["content"])})
+        return wire
+
+    # -- one turn --------------------------------------------------------------------------
+    def _provider_config(self) -> ProviderConfig:
+        try:
+            return self.manager.provider_named(self.provider)
+        except ChatReplError as exc:
+            raise ChatError(f"{self.provider}/{self.model}: {exc}", provider=self.provider,
+                            model=self.model) from None
+
+    def _client(self, provider: ProviderConfig) -> OpenAI:
+        try:
+            return make_client(provider, self.env, timeout=self.settings.read_timeout_seconds,
+                               connect_timeout=self.settings.connect_timeout_seconds,
+                               max_retries=self.settings.max_retries)
+        except ProviderError as exc:
+            raise ChatError(str(exc), provider=provider.id, model=self.model) from None
+
+    def _turn(self, base: list[dict[str, Any]], text: str, on_event: EventCallback | None,
+              cancel: threading.Event | None) -> TurnResult:
+        import openai
+
+        provider = self._provider_config()
+        client = self._client(provider)
+        user = {"role": "user", "content": text}
+        wire = self.wire_messages([*base, user])
+        reply = _Reply(on_event)
+        stream: Any = None
+        try:
+            try:
+                stream = self._open(client, provider, wire)
+                if isinstance(stream, openai.Stream):
+                    if self._is_plain_json(stream):
+                        reply.add_completion(self._read_json(stream, provider))
+                    else:
+                        for chunk in stream:
+                            reply.add_chunk(chunk)
+                            if cancel is not None and cancel.is_set():
+                                reply.interrupted = True
+                                break
+                else:  # an SDK that handed back a whole ChatCompletion
+                    reply.add_completion(stream.model_dump())
+            except KeyboardInterrupt:
+                reply.interrupted = True
+            except openai.APIError as exc:
+                raise self._api_error(exc, provider, reply.text) from None
+            except json.JSONDecodeError as exc:  # a `data:` line that is not JSON
+                raise self._failure(provider, f"sent a malformed reply ({exc.__class__.__name__}); "
+                                    "try again", reply.text) from None
+        finally:
+            self._close(stream, client)
+
+        if reply.interrupted:
+            if reply.text:
+                self.messages = [*base, user,
+                                 {"role": "assistant", "content": reply.text, "interrupted": True}]
+        elif not reply.complete:
+            what = ("closed the connection in the middle of the reply" if reply.text
+                    else "closed the connection without sending a reply")
+            raise self._failure(provider, f"{what}; try again", reply.text)
+        else:
+            self.messages = [*base, user, {"role": "assistant", "content": reply.text}]
+        if reply.usage is not None:
+            self.totals = self.totals + reply.usage
+        return TurnResult(text=reply.text, reasoning="".join(reply.reasoning),
+                          interrupted=reply.interrupted, usage=reply.usage, model=self.model,
+                          provider=provider.id, finish_reason=reply.finish_reason)
+
+    def _open(self, client: OpenAI, provider: ProviderConfig, wire: list[dict[str, str]]) -> Any:
+        """Start the request; once without `stream_options` if the server rejects it."""
+        import openai
+
+        create: Any = client.chat.completions.create
+        if provider.id in self._no_stream_options:
+            return create(model=self.model, messages=wire, stream=True)
+        try:
+            return create(model=self.model, messages=wire, stream=True,
+                          stream_options={"include_usage": True})
+        except openai.APIStatusError as exc:
+            if exc.status_code not in (400, 422) or not _mentions_stream_options(exc):
+                raise
+        self._no_stream_options.add(provider.id)
+        return create(model=self.model, messages=wire, stream=True)
+
+    @staticmethod
+    def _is_plain_json(stream: Any) -> bool:
+        content_type = str(stream.response.headers.get("content-type", "")).lower()
+        return "json" in content_type and "event-stream" not in content_type
+
+    def _read_json(self, stream: Any, provider: ProviderConfig) -> dict[str, Any]:
+        """The body of a server that answered plain JSON although a stream was asked for."""
+        try:
+            body = stream.response.read()
+        except _transport_error_types() as exc:
+            raise self._failure(provider, f"lost the connection while reading the reply "
+                                f"({exc.__class__.__name__}); try again", "") from None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("error"), (dict, str)):
+            error = data["error"]
+            detail = error.get("message") if isinstance(error, dict) else error
+            raise self._failure(provider, f"reported an error ({detail}); try again", "")
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise self._failure(provider, "answered something that is not a chat reply; "
+                                "check base_api_url", "")
+        return data
+
+    @staticmethod
+    def _close(stream: Any, client: OpenAI) -> None:
+        """Close the HTTP stream and the client; an interrupt while closing is ignored."""
+        for close in (getattr(stream, "close", None), client.close):
+            if close is None:
+                continue
+            try:
+                close()
+            except (KeyboardInterrupt, OSError, *_transport_error_types()):
+                pass
+
+    # -- errors ----------------------------------------------------------------------------
+    def _failure(self, provider: ProviderConfig, what: str, partial: str) -> ChatError:
+        line = redact(f"{provider.id}/{self.model}: {what}", [provider.resolve_api_key(self.env)])
+        return ChatError(" ".join(line.split()), provider=provider.id, model=self.model,
+                         partial=partial)
+
+    def _api_error(self, exc: Exception, provider: ProviderConfig, partial: str) -> ChatError:
+        import openai
+
+        line = describe_api_error(exc, provider, self.env, self.model)
+        status = getattr(exc, "status_code", None)
+        status = status if isinstance(status, int) else None
+        not_found = status is not None and _names_missing_model(exc, self.model)
+        if not_found:
+            line += "; choose another model"
+        elif isinstance(exc, openai.APIConnectionError):
+            pass  # describe_api_error already says what to do
+        elif status is None:
+            line += " (an error inside the reply stream); try again"
+        elif status in (400, 409, 413, 422):
+            line += "; the provider rejected the request"
+        return ChatError(" ".join(line.split()), provider=provider.id, model=self.model,
+                         status=status, model_not_found=not_found, partial=partial)
+
+    # -- persistence -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Everything needed to resume this conversation, as JSON-ready data (no keys)."""
+        return {
+            "format": SESSION_FORMAT,
+            "version": SESSION_VERSION,
+            "provider": self.provider,
+            "model": self.model,
+            "system_prompt": self.system_prompt,
+            "messages": [dict(m) for m in self.messages],
+            "totals": {"prompt_tokens": self.totals.prompt_tokens,
+                       "completion_tokens": self.totals.completion_tokens},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, manager: ProviderManager, env: Mapping[str, str],
+                  settings: ChatSettings) -> ChatSession:
+        """A session from `to_dict()` data; StateError (one line) when the data is not one.
+
+        The provider is not checked against `manager` here: a session whose provider has gone
+        loads, and its next turn says so.
+        """
+        if not isinstance(data, Mapping):
+            raise StateError("not a chatrepl session: expected a JSON object")
+        if data.get("format", SESSION_FORMAT) != SESSION_FORMAT:
+            raise StateError(f"not a chatrepl session (format {data.get('format')!r})")
+        version = data.get("version", SESSION_VERSION)
+        if not isinstance(version, int) or version > SESSION_VERSION:
+            raise StateError(f"session format version {version!r} is newer than this chatrepl "
+                             "understands; upgrade chatrepl")
+        provider, model = data.get("provider"), data.get("model")
+        if not isinstance(provider, str) or not provider or not isinstance(model, str) or not model:
+            raise StateError("session has no provider and model")
+        system_prompt = data.get("system_prompt")
+        if system_prompt is not None and not isinstance(system_prompt, str):
+            raise StateError("session system_prompt must be text")
+        raw_messages = data.get("messages", [])
+        if not isinstance(raw_messages, list):
+            raise StateError("session messages must be a list")
+        messages: list[dict[str, Any]] = []
+        for number, raw in enumerate(raw_messages, 1):
+            if (not isinstance(raw, Mapping) or raw.get("role") not in _ROLES
+                    or not isinstance(raw.get("content"), str)):
+                raise StateError(f"session message {number} needs a role (user, assistant or "
+                                 "system) and text content")
+            message: dict[str, Any] = {"role": raw["role"], "content": raw["content"]}
+            if raw.get("interrupted") is True:
+                message["interrupted"] = True
+            messages.append(message)
+        session = cls(manager, env, settings, provider=provider, model=model,
+                      system_prompt=system_prompt)
+        session.messages = messages
+        totals = data.get("totals")
+        if isinstance(totals, Mapping):
+            session.totals = _usage_from(totals) or Usage()
+        return session
+
+
+def _error_text(exc: Any) -> str:
+    parts = [str(getattr(exc, "message", "") or "")]
+    body = getattr(exc, "body", None)
+    if body is not None:
+        try:
+            parts.append(json.dumps(body))
+        except (TypeError, ValueError):
+            parts.append(str(body))
+    return " ".join(parts)
+
+
+def _mentions_stream_options(exc: Any) -> bool:
+    text = _error_text(exc).lower()
+    return "stream_options" in text or "include_usage" in text
+
+
+def _names_missing_model(exc: Any, model: str) -> bool:
+    """True when the error says the requested model does not exist."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    code = inner.get("code") if isinstance(inner, dict) else None
+    if code == "model_not_found":
+        return True
+    if getattr(exc, "status_code", None) != 404:
+        return False
+    text = _error_text(exc)
+    return model in text or re.search(r"\bmodel\b", text, re.IGNORECASE) is not None
