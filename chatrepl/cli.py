@@ -19,10 +19,24 @@ _OPTIONS_WITH_VALUE = {"--config", "-m", "--model", "-s", "--system"}
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting, so main() owns the exit code."""
+    """argparse that raises UsageError instead of exiting, so main() owns the exit code.
+
+    `--help` and `--version` text goes to `out` (the stdout main() was given), not sys.stdout.
+    """
+
+    def __init__(self, *args: Any, out: TextIO | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.out = out
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if not message:
+            return
+        if self.out is not None and file in (None, sys.stdout):
+            file = self.out
+        (file or sys.stderr).write(message)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -31,9 +45,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              " or the platform config dir)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(out: TextIO | None = None) -> argparse.ArgumentParser:
     """The top-level parser: chat options and the interactive/one-shot entry."""
     parser = _Parser(
+        out=out,
         prog=PROG,
         description="Chat with any OpenAI-compatible LLM provider. With no PROMPT and a terminal,"
                     " opens the interactive REPL; with PROMPT (or text on stdin) prints one reply.",
@@ -52,14 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_command_parser(command: str) -> argparse.ArgumentParser:
+def build_command_parser(command: str, out: TextIO | None = None) -> argparse.ArgumentParser:
     """Parsers of the non-interactive commands."""
     if command == "models":
-        parser = _Parser(prog=f"{PROG} models", description="List known models.")
+        parser = _Parser(prog=f"{PROG} models", description="List known models.", out=out)
         parser.add_argument("--provider", metavar="P", help="only this provider's models")
         parser.add_argument("--json", action="store_true", help="print JSON")
     elif command == "discover":
-        parser = _Parser(prog=f"{PROG} discover",
+        parser = _Parser(prog=f"{PROG} discover", out=out,
                          description="Ask providers for their models now; exit 1 if any failed.")
         parser.add_argument("providers", nargs="*", metavar="PROVIDER",
                             help="providers to ask (default: all)")
@@ -67,7 +82,8 @@ def build_command_parser(command: str) -> argparse.ArgumentParser:
                             help="try each new model with a one-token chat request")
         parser.add_argument("--json", action="store_true", help="print JSON")
     else:
-        parser = _Parser(prog=f"{PROG} providers", description="List configured providers.")
+        parser = _Parser(prog=f"{PROG} providers", description="List configured providers.",
+                         out=out)
         parser.add_argument("--json", action="store_true", help="print JSON")
     _add_common(parser)
     return parser
@@ -176,12 +192,12 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
 
     command, rest = _split_command(argv)
     if command is not None:
-        args = build_command_parser(command).parse_args(rest)
+        args = build_command_parser(command, stdout).parse_args(rest)
         runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
         for warning in runtime.warnings:
             stderr.write(f"{PROG}: warning: {warning}\n")
         return COMMANDS[command](runtime, args, stdout)
-    args = build_parser().parse_args(rest)
+    args = build_parser(stdout).parse_args(rest)
     runtime = build_runtime(resolve_paths(env, args.config), env)
     for warning in runtime.warnings:
         stderr.write(f"{PROG}: warning: {warning}\n")

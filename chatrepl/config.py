@@ -108,7 +108,9 @@ class ProviderConfig(_Strict):
             return {item: item for item in value}
         if isinstance(value, dict):
             return {long: (long if short is None else short) for long, short in value.items()}
-        return value
+        raise ValueError(
+            f"must be a map of model id to short name, or a list of model ids, not {type(value).__name__}"
+        )
 
     @field_validator("invalid_models", mode="before")
     @classmethod
@@ -254,13 +256,35 @@ def _known_fields(parent: tuple[Any, ...]) -> list[str]:
     return names
 
 
+# Field name -> the other spelling a user may write for it (pydantic reports the alias).
+_ALIASES = {"base_api_url": "base_url", "base_url": "base_api_url"}
+
+
+def _error_rank(error: Any) -> int:
+    """Report a typo before the `is required` it causes (base_urll -> base_url missing)."""
+    return {"extra_forbidden": 0, "missing": 2}.get(error["type"], 1)
+
+
+def _error_loc(error: Any) -> tuple[Any, ...]:
+    """The location to name: a missing `base_url` is reported as `base_api_url`."""
+    loc = tuple(error["loc"])
+    if error["type"] == "missing" and loc and loc[-1] == "base_url":
+        return (*loc[:-1], "base_api_url")
+    return loc
+
+
 def _describe_error(error: Any) -> str:
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
+        other = _ALIASES.get(str(loc[-1]))
+        if other is not None:
+            return f"given twice, as {loc[-1]} and as {other}; keep one"
         hint = suggest(str(loc[-1]), _known_fields(loc[:-1]))
         return "unknown key" + (f"; did you mean {hint!r}?" if hint else "")
     if error["type"] == "missing":
-        return "is required"
+        spelled = str(loc[-1]) if loc else ""
+        return "is required" + (f" (written as {spelled} or {_ALIASES[spelled]})"
+                                if spelled in _ALIASES else "")
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
@@ -316,8 +340,8 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
     try:
         config = Config.model_validate(document.data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
+        first = min(exc.errors(), key=_error_rank)
+        loc = _error_loc(first)
         dotted = ".".join(map(str, loc)) or "(top level)"
         raise ConfigError(f"{document.where(loc)}: {dotted}: {_describe_error(first)}") from None
     return config.model_copy(update={"source": path})

@@ -110,11 +110,11 @@ class ModelDiscoveryService:
     def _record(self, name: str, found: DiscoveredModels) -> None:
         with self._lock:
             self._known[name] = found
-            snapshot = dict(self._known)
         self._apply([name])
         if self.store is not None:
+            # Copy under the same lock as the write, so a later write never holds older data.
             with self._lock:
-                self.store.save(snapshot)
+                self.store.save(dict(self._known))
 
     def last_discovered(self, name: str) -> float | None:
         found = self._known.get(name)
@@ -262,7 +262,8 @@ def _probe(client: Any, model: str) -> str:
                                        messages=[{"role": "user", "content": "hi"}])
         return "valid"
     except (openai.NotFoundError, openai.BadRequestError) as exc:
-        return "invalid" if model.lower() in str(exc).lower() or exc.status_code == 404 else "unknown"
+        # Only an error that names the model says the model is wrong (not the route or the key).
+        return "invalid" if model.lower() in str(exc).lower() else "unknown"
     except Exception:  # auth, network and server errors leave the model as it was
         return "unknown"
 
@@ -298,6 +299,7 @@ class DiscoveryRefresher:
     status: dict[str, ProviderStatus] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pending: _Request | None = None
+    _running: bool = False
     _thread: threading.Thread | None = None
     _idle: threading.Event = field(default_factory=threading.Event)
     last_results: list[DiscoveryResult] = field(default_factory=list)
@@ -315,8 +317,9 @@ class DiscoveryRefresher:
         with self._lock:
             self._pending = request
             self._idle.clear()
-            if self._thread is not None and self._thread.is_alive():
+            if self._running:  # the running loop picks the request up when its round ends
                 return
+            self._running = True
             if not self.synchronous:
                 self._thread = threading.Thread(target=self._run, name="chatrepl-discovery",
                                                 daemon=True)
@@ -337,10 +340,22 @@ class DiscoveryRefresher:
         return sum(s.state not in ("pending", "running") for s in states), len(states)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:
+            # A bug in discovery or a callback must not leave is_refreshing() true forever.
+            with self._lock:
+                self._running = False
+                self._pending = None
+                self._idle.set()
+            raise
+
+    def _loop(self) -> None:
         while True:
             with self._lock:
                 request, self._pending = self._pending, None
                 if request is None:
+                    self._running = False
                     self._idle.set()
                     return
             names = list(request.providers or self.service.base_providers)
