@@ -1,15 +1,112 @@
-"""Chat entry: one-shot reply or the interactive REPL."""
+"""Chat entry: a one-shot reply to stdout, or the interactive REPL."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TextIO
 
-from chatrepl.errors import UsageError
+from chatrepl.chat import ChatError, ChatSession, StreamEvent
+from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
+from chatrepl.render import Printer, wants_color
 from chatrepl.runtime import Runtime
+from chatrepl.sessions import SessionStore
+
+
+def _initial_model(runtime: Runtime, requested: str | None) -> tuple[str, str]:
+    """(provider, model) from -m, the config's default_model, or the first known model."""
+    name = requested or runtime.config.default_model
+    if name:
+        provider, long = runtime.manager.resolve(name)
+        return provider.id, long
+    records = runtime.manager.model_records()
+    return (records[0].provider, records[0].long) if records else ("", "")
+
+
+def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore) -> ChatSession:
+    if args.resume:
+        data = store.load_autosave()
+        if data is None:
+            raise UsageError("no conversation to continue yet; start one without --continue")
+        chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
+        if args.model:
+            chat.set_model(*_resolved(runtime, args.model))
+        if args.system:
+            chat.system_prompt = args.system
+        return chat
+    provider, model = _initial_model(runtime, args.model)
+    return ChatSession(runtime.manager, runtime.env, runtime.config.chat, provider=provider,
+                       model=model, system_prompt=args.system or runtime.config.system_prompt)
+
+
+def _resolved(runtime: Runtime, name: str) -> tuple[str, str]:
+    provider, long = runtime.manager.resolve(name)
+    return provider.id, long
+
+
+def _one_shot_prompt(args: argparse.Namespace, stdin: TextIO) -> str | None:
+    """The prompt for one-shot mode, or None for the REPL."""
+    words = list(args.prompt)
+    piped = not (getattr(stdin, "isatty", None) and stdin.isatty())
+    if words == ["-"] or (not words and piped):
+        text = stdin.read()
+        if not text.strip():
+            raise UsageError("no prompt on stdin")
+        return text
+    return " ".join(words) if words else None
+
+
+def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store: SessionStore,
+                 stdout: TextIO, stderr: TextIO) -> int:
+    """Stream one reply to stdout; errors to stderr with exit 1."""
+    chat = _new_chat(runtime, args, store)
+    if not chat.model:
+        raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
+
+    def on_event(event: StreamEvent) -> None:
+        target = stdout if event.kind == "content" else stderr
+        target.write(event.text)
+        target.flush()
+
+    try:
+        result = chat.send(prompt, on_event=on_event)
+    except ChatError as exc:
+        stderr.write(f"chatrepl: {exc}\n")
+        return EXIT_FAILURE
+    if not result.text.endswith("\n"):
+        stdout.write("\n")
+    try:
+        store.autosave(chat.to_dict())
+    except (OSError, StateError) as exc:
+        stderr.write(f"chatrepl: warning: autosave failed: {exc}\n")
+    return 130 if result.interrupted else EXIT_OK
+
+
+def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
+               stdout: TextIO, stderr: TextIO) -> int:
+    """Start discovery in the background, greet, and run the REPL loop."""
+    from chatrepl.repl import run_repl
+    from chatrepl.replstate import ReplState
+
+    printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain))
+    chat = _new_chat(runtime, args, store)
+    state = ReplState(runtime, chat, store, printer)
+    if chat.model:
+        state.mark_used(state.current_model)
+    if not runtime.manager:
+        printer.line(f"No providers configured. Add one to {runtime.paths.config_file}")
+        printer.line("(see config.example.yaml), or set a key such as OPENAI_API_KEY.")
+    elif runtime.config.discovery.on_startup and not args.no_discover:
+        stale = runtime.discovery.stale_providers()
+        if stale:
+            runtime.refresher.refresh(stale, force=True)
+    return run_repl(state)
 
 
 def run_chat(runtime: Runtime, args: argparse.Namespace, stdin: TextIO, stdout: TextIO,
              stderr: TextIO) -> int:
-    """Placeholder until the chat session lands."""
-    raise UsageError("interactive chat is not available yet")
+    """One-shot when given a prompt or piped input; otherwise the REPL."""
+    store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
+    prompt = _one_shot_prompt(args, stdin)
+    if prompt is not None:
+        return run_one_shot(runtime, args, prompt, store, stdout, stderr)
+    return start_repl(runtime, args, store, stdout, stderr)

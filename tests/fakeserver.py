@@ -244,7 +244,7 @@ class FakeOpenAIServer:
 
     def __init__(self, prefix: str = "/v1") -> None:
         self._server = _Server(prefix)
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
                                         name="fake-openai-server", daemon=True)
 
     @property

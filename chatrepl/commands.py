@@ -1,0 +1,84 @@
+"""Slash commands: one registry feeds dispatch, /help and completion."""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from chatrepl.errors import ChatReplError, UsageError
+
+Handler = Callable[["object", str], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command: its name, aliases, one-line help and handler(context, argument)."""
+
+    name: str
+    aliases: tuple[str, ...]
+    help: str
+    usage: str
+    handler: Callable[..., None]
+
+
+class CommandRegistry:
+    """Commands by name and alias. Names include the leading slash."""
+
+    def __init__(self) -> None:
+        self._commands: dict[str, Command] = {}
+        self._by_word: dict[str, Command] = {}
+
+    def command(self, name: str, *aliases: str, help: str, usage: str = "",
+                ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+        """Decorator registering `handler(context, argument)` under `name` and `aliases`."""
+
+        def register(handler: Callable[..., None]) -> Callable[..., None]:
+            command = Command(name, aliases, help, usage or name, handler)
+            self._commands[name] = command
+            for word in (name, *aliases):
+                self._by_word[word] = command
+            return handler
+
+        return register
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self._commands.values())
+
+    def lookup(self, word: str) -> Command | None:
+        return self._by_word.get(word.lower())
+
+    def words(self) -> list[str]:
+        return list(self._by_word)
+
+    def completion_items(self) -> list[tuple[str, str]]:
+        """(word, help) for every name and alias, names first."""
+        items = [(c.name, c.help) for c in self]
+        items += [(alias, f"alias of {c.name}") for c in self for alias in c.aliases]
+        return items
+
+    def closest(self, word: str) -> str | None:
+        matches = difflib.get_close_matches(word.lower(), self.words(), n=1, cutoff=0.5)
+        return matches[0] if matches else None
+
+    def dispatch(self, context: object, line: str) -> None:
+        """Run the command on `line` (which starts with '/'); UsageError for unknown ones."""
+        word, _, argument = line.strip().partition(" ")
+        command = self.lookup(word)
+        if command is None:
+            hint = self.closest(word)
+            raise UsageError(f"unknown command {word}" + (f"; did you mean {hint}?" if hint else "")
+                             + " (/help lists them)")
+        command.handler(context, argument.strip())
+
+
+def split_arguments(argument: str) -> list[str]:
+    """Shell-like words of a command argument; UsageError on unbalanced quotes."""
+    try:
+        return shlex.split(argument)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the arguments: {exc}") from None
+
+
+__all__ = ["ChatReplError", "Command", "CommandRegistry", "split_arguments"]

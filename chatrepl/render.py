@@ -1,0 +1,74 @@
+"""Everything chatrepl writes to the terminal goes through a Printer."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import TextIO
+
+DIM, RED, YELLOW, RESET = "\x1b[2m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
+
+
+def wants_color(stream: TextIO, env: Mapping[str, str], plain: bool) -> bool:
+    """Colour only for a terminal, and never with --plain or NO_COLOR."""
+    if plain or env.get("NO_COLOR") or env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class Printer:
+    """Writes messages and streamed replies; reasoning is shown dimmed and kept apart."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
+                 color: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.err = err or self.out
+        self.color = color
+        self._in_reasoning = False
+        self._line_open = False
+
+    def _paint(self, code: str, text: str) -> str:
+        return f"{code}{text}{RESET}" if self.color else text
+
+    def _write(self, text: str, stream: TextIO | None = None) -> None:
+        target = stream or self.out
+        target.write(text)
+        target.flush()
+
+    def line(self, text: str = "") -> None:
+        self.finish_stream()
+        self._write(text + "\n")
+
+    def info(self, text: str) -> None:
+        self.finish_stream()
+        self._write(self._paint(DIM, text) + "\n")
+
+    def warning(self, text: str) -> None:
+        self.finish_stream()
+        self._write(self._paint(YELLOW, f"warning: {text}") + "\n", self.err)
+
+    def error(self, text: str) -> None:
+        self.finish_stream()
+        self._write(self._paint(RED, f"error: {text}") + "\n", self.err)
+
+    def reasoning(self, text: str) -> None:
+        if not self._in_reasoning:
+            self._write(self._paint(DIM, "thinking: "))
+            self._in_reasoning = True
+        self._write(self._paint(DIM, text))
+        self._line_open = True
+
+    def content(self, text: str) -> None:
+        if self._in_reasoning:
+            self._write("\n")
+            self._in_reasoning = False
+        self._write(text)
+        self._line_open = not text.endswith("\n") if text else self._line_open
+
+    def finish_stream(self) -> None:
+        """End a streamed reply's last line, once."""
+        if self._line_open:
+            self._write("\n")
+        self._line_open = False
+        self._in_reasoning = False

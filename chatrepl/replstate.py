@@ -1,0 +1,101 @@
+"""What an interactive session works on, and one chat turn (send, show, autosave)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatrepl.chat import ChatError, ChatSession, StreamEvent, TurnResult
+from chatrepl.errors import ChatReplError, StateError
+from chatrepl.render import Printer
+from chatrepl.runtime import Runtime
+from chatrepl.sessions import SessionStore
+
+MAX_RECENT = 20
+
+
+@dataclass
+class ReplState:
+    """The runtime, the conversation, and the REPL's own small state."""
+
+    runtime: Runtime
+    chat: ChatSession
+    store: SessionStore
+    printer: Printer
+    recent: list[str] = field(default_factory=list)
+    should_exit: bool = False
+    redraw: Callable[[], None] = lambda: None
+    catalog: Any = None
+
+    @property
+    def current_model(self) -> str:
+        return f"{self.chat.provider}/{self.chat.model}" if self.chat.model else ""
+
+    def recent_models(self) -> list[str]:
+        """Scoped names of recently used models, most recent first."""
+        return list(self.recent)
+
+    def mark_used(self, scoped: str) -> None:
+        self.recent = [scoped, *[r for r in self.recent if r != scoped]][:MAX_RECENT]
+
+    def select_model(self, name: str) -> str:
+        """Switch to `name` (resolved by the manager); the errors say why not."""
+        provider, long = self.runtime.manager.resolve(name)
+        self.chat.set_model(provider.id, long)
+        scoped = f"{provider.id}/{long}"
+        self.mark_used(scoped)
+        return scoped
+
+    def load_conversation(self, data: dict[str, Any]) -> None:
+        """Replace the conversation with a saved one (model, system prompt, messages)."""
+        runtime = self.runtime
+        self.chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
+
+    def autosave(self) -> None:
+        """Save the conversation; a failure is reported, never fatal."""
+        try:
+            self.store.autosave(self.chat.to_dict())
+        except (OSError, StateError) as exc:
+            self.printer.warning(f"autosave failed: {exc}")
+
+    def run_turn(self, text: str | None) -> TurnResult | None:
+        """Send `text` (or resend the last message when None) and show the reply as it streams."""
+        if not self.chat.model:
+            self.printer.error("no model selected; pick one with /model NAME (Tab completes)")
+            return None
+
+        def on_event(event: StreamEvent) -> None:
+            if event.kind == "reasoning":
+                self.printer.reasoning(event.text)
+            else:
+                self.printer.content(event.text)
+
+        try:
+            result = self.chat.send(text, on_event=on_event) if text is not None \
+                else self.chat.retry(on_event=on_event)
+        except ChatError as exc:
+            self.printer.error(str(exc))
+            if getattr(exc, "model_not_found", False):
+                self._forget_model(self.chat.provider, self.chat.model)
+            return None
+        except ChatReplError as exc:
+            self.printer.error(str(exc))
+            return None
+        self.printer.finish_stream()
+        if result.interrupted:
+            self.printer.info("[interrupted]")
+        self.autosave()
+        self.redraw()
+        return result
+
+    def _forget_model(self, provider_id: str, model: str) -> None:
+        """Mark a model the provider says does not exist as invalid, and suggest others."""
+        with contextlib.suppress(KeyError):
+            provider = self.runtime.manager[provider_id]
+            self.runtime.manager.replace_providers(
+                {provider_id: provider.with_invalid_models([model])})
+        close = self.runtime.manager.suggest(model)
+        if close:
+            self.printer.info(f"try: {', '.join(close)}")
