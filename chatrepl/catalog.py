@@ -12,7 +12,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -583,13 +583,6 @@ class _Record(Protocol):
     def long(self) -> str: ...
 
 
-def record_info(record: _Record, catalog: Catalog,
-                catalog_ids: Mapping[str, str | None] | None = None) -> ModelInfo | None:
-    """The catalog facts for one model record (`.provider`, `.long`)."""
-    catalog_id = (catalog_ids or {}).get(record.provider)
-    return catalog.lookup(record.provider, record.long, catalog_id)
-
-
 def matches_filters(info: ModelInfo | None, *, tools: bool = False, vision: bool = False,
                     reasoning: bool = False, min_context: int | None = None,
                     max_price: float | None = None) -> bool:
@@ -604,26 +597,6 @@ def matches_filters(info: ModelInfo | None, *, tools: bool = False, vision: bool
     if min_context is not None and (info.context_window is None or info.context_window < min_context):
         return False
     return max_price is None or (info.input_price is not None and info.input_price <= max_price)
-
-
-def filter_models(records: Iterable[_Record], catalog: Catalog, *, provider: str | None = None,
-                  tools: bool = False, vision: bool = False, reasoning: bool = False,
-                  min_context: int | None = None, max_price: float | None = None,
-                  catalog_ids: Mapping[str, str | None] | None = None) -> list[Any]:
-    """The records that match: `provider` by name (case-insensitive), the rest on catalog facts
-    (`max_price` is the input price per 1M tokens). `catalog_ids` maps provider -> catalog_id."""
-    wanted_provider = provider.lower() if provider else None
-    kept = []
-    for record in records:
-        if wanted_provider is not None and record.provider.lower() != wanted_provider:
-            continue
-        info = None
-        if tools or vision or reasoning or min_context is not None or max_price is not None:
-            info = record_info(record, catalog, catalog_ids)
-        if matches_filters(info, tools=tools, vision=vision, reasoning=reasoning,
-                           min_context=min_context, max_price=max_price):
-            kept.append(record)
-    return kept
 
 
 def info_json(record: _Record, info: ModelInfo | None) -> dict[str, Any]:

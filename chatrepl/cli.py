@@ -11,32 +11,12 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from chatrepl.__version__ import VERSION
+from chatrepl.argparsing import Parser as _Parser
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ChatReplError, UsageError
 
 PROG = "chatrepl"
-SUBCOMMANDS = ("models", "discover", "providers")
+SUBCOMMANDS = ("models", "discover", "providers", "info", "init")
 _OPTIONS_WITH_VALUE = {"--config", "-m", "--model", "-s", "--system"}
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting, so main() owns the exit code.
-
-    `--help` and `--version` text goes to `out` (the stdout main() was given), not sys.stdout.
-    """
-
-    def __init__(self, *args: Any, out: TextIO | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.out = out
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-    def _print_message(self, message: str, file: Any = None) -> None:
-        if not message:
-            return
-        if self.out is not None and file in (None, sys.stdout):
-            file = self.out
-        (file or sys.stderr).write(message)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +32,7 @@ def build_parser(out: TextIO | None = None) -> argparse.ArgumentParser:
         prog=PROG,
         description="Chat with any OpenAI-compatible LLM provider. With no PROMPT and a terminal,"
                     " opens the interactive REPL; with PROMPT (or text on stdin) prints one reply.",
-        epilog="commands: models, discover, providers (run `chatrepl COMMAND --help`)",
+        epilog="commands: models, discover, providers, info, init (run `chatrepl COMMAND --help`)",
     )
     parser.add_argument("prompt", nargs="*", help="one-shot prompt; '-' or piped stdin also work")
     parser.add_argument("-m", "--model", help="model as provider/model, a short name or an id")
@@ -69,10 +49,24 @@ def build_parser(out: TextIO | None = None) -> argparse.ArgumentParser:
 
 def build_command_parser(command: str, out: TextIO | None = None) -> argparse.ArgumentParser:
     """Parsers of the non-interactive commands."""
+    from chatrepl.modelquery import add_filter_arguments
+
     if command == "models":
-        parser = _Parser(prog=f"{PROG} models", description="List known models.", out=out)
-        parser.add_argument("--provider", metavar="P", help="only this provider's models")
+        parser = _Parser(prog=f"{PROG} models", out=out,
+                         description="List known models with their catalog facts.")
+        parser.add_argument("terms", nargs="*", metavar="TEXT",
+                            help="only models whose name contains every TEXT")
+        add_filter_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
+    elif command == "info":
+        parser = _Parser(prog=f"{PROG} info", out=out,
+                         description="Show what the catalog knows about a model.")
+        parser.add_argument("model", metavar="MODEL", help="provider/model, a short name or an id")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+    elif command == "init":
+        parser = _Parser(prog=f"{PROG} init", out=out,
+                         description="Write a commented config file listing the providers whose"
+                                     " keys are set and the local servers found; never overwrites.")
     elif command == "discover":
         parser = _Parser(prog=f"{PROG} discover", out=out,
                          description="Ask providers for their models now; exit 1 if any failed.")
@@ -114,23 +108,50 @@ def _stamp(ts: float | None) -> str:
 
 
 def cmd_models(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
-    records = runtime.manager.model_records()
+    from chatrepl.modelquery import as_json, as_table, filters_from, select
+
     if args.provider:
-        wanted = runtime.manager.provider_named(args.provider).id
-        records = [r for r in records if r.provider == wanted]
+        args.provider = runtime.manager.provider_named(args.provider).id
+    rows = select(runtime.manager.model_records(), runtime.record_info,
+                  filters_from(args, args.terms))
     if args.json:
-        rows = [{"provider": r.provider, "model": r.long, "short": r.short, "scoped": r.scoped}
-                for r in records]
-        json.dump(rows, out, indent=1)
+        json.dump(as_json(rows), out, indent=1)
         out.write("\n")
         return EXIT_OK
-    if not records:
-        out.write("no models known yet; run `chatrepl discover`\n")
+    if not rows:
+        out.write("no models match; run `chatrepl discover` to refresh the lists\n")
         return EXIT_OK
-    width = max(len(r.scoped) for r in records)
-    for record in records:
-        short = "" if record.short == record.long else record.short
-        out.write(f"{record.scoped:<{width}}  {short}\n".rstrip() + "\n")
+    out.write("\n".join(as_table(rows)) + "\n")
+    return EXIT_OK
+
+
+def cmd_info(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from chatrepl.catalog import info_json
+    from chatrepl.manager import ModelRecord
+    from chatrepl.modelquery import info_card
+
+    provider, long = runtime.manager.resolve(args.model)
+    info = runtime.model_info(provider.id, long)
+    if args.json:
+        json.dump(info_json(ModelRecord(provider.id, long, provider.valid_models.get(long, long)),
+                            info), out, indent=1)
+        out.write("\n")
+    else:
+        out.write("\n".join(info_card(f"{provider.id}/{long}", info)) + "\n")
+    return EXIT_OK
+
+
+def cmd_init(paths: Any, env: Mapping[str, str], out: TextIO) -> int:
+    from chatrepl.fsutil import write_atomic
+    from chatrepl.localprobe import probe_local_servers, render_init_config
+    from chatrepl.presets import preset_providers
+
+    target = paths.config_file
+    if target.exists():
+        raise UsageError(f"{target} already exists; edit it, or move it away to start over")
+    found, local = preset_providers(env), probe_local_servers()
+    write_atomic(target, render_init_config(found, local))
+    out.write(f"wrote {target}: {len(found)} providers with keys set, {len(local)} local servers\n")
     return EXIT_OK
 
 
@@ -181,6 +202,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
     "models": cmd_models,
     "discover": cmd_discover,
     "providers": cmd_providers,
+    "info": cmd_info,
 }
 
 
@@ -193,6 +215,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
     command, rest = _split_command(argv)
     if command is not None:
         args = build_command_parser(command, stdout).parse_args(rest)
+        if command == "init":
+            return cmd_init(resolve_paths(env, args.config), env, stdout)
         runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
         for warning in runtime.warnings:
             stderr.write(f"{PROG}: warning: {warning}\n")

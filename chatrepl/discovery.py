@@ -116,6 +116,18 @@ class ModelDiscoveryService:
             with self._lock:
                 self.store.save(dict(self._known))
 
+    def add_providers(self, providers: Mapping[str, ProviderConfig]) -> list[str]:
+        """Register providers found after start-up (local servers); returns the new names.
+
+        A provider already known (configured) is left as it is.
+        """
+        added = [name for name in providers if name not in self.base_providers]
+        for name in added:
+            self.base_providers[name] = providers[name]
+        self.manager.replace_providers({n: effective_provider(providers[n], self._known.get(n))
+                                        for n in added})
+        return added
+
     def last_discovered(self, name: str) -> float | None:
         found = self._known.get(name)
         return found.discovered_at if found else None

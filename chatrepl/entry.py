@@ -7,7 +7,7 @@ from typing import TextIO
 
 from chatrepl.chat import ChatError, ChatSession, StreamEvent
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
-from chatrepl.render import Printer, wants_color
+from chatrepl.render import Printer, wants_color, wants_truecolor
 from chatrepl.runtime import Runtime
 from chatrepl.sessions import SessionStore
 
@@ -62,7 +62,13 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
 
+    color = wants_color(stdout, runtime.env, args.plain)
+    printer = Printer(stdout, stderr, color=color, truecolor=wants_truecolor(runtime.env))
+
     def on_event(event: StreamEvent) -> None:
+        if event.kind == "content" and color:
+            printer.content(event.text)
+            return
         target = stdout if event.kind == "content" else stderr
         target.write(event.text)
         target.flush()
@@ -72,7 +78,9 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     except ChatError as exc:
         stderr.write(f"chatrepl: {exc}\n")
         return EXIT_FAILURE
-    if not result.text.endswith("\n"):
+    if color:
+        printer.finish_stream()
+    elif not result.text.endswith("\n"):
         stdout.write("\n")
     try:
         store.autosave(chat.to_dict())
@@ -87,18 +95,22 @@ def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
     from chatrepl.repl import run_repl
     from chatrepl.replstate import ReplState
 
-    printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain))
+    printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
+                      truecolor=wants_truecolor(runtime.env))
     chat = _new_chat(runtime, args, store)
     state = ReplState(runtime, chat, store, printer)
     if chat.model:
         state.mark_used(state.current_model)
+    discover = runtime.config.discovery.on_startup and not args.no_discover
     if not runtime.manager:
         printer.line(f"No providers configured. Add one to {runtime.paths.config_file}")
-        printer.line("(see config.example.yaml), or set a key such as OPENAI_API_KEY.")
-    elif runtime.config.discovery.on_startup and not args.no_discover:
+        printer.line("(see config.example.yaml or run `chatrepl init`), or set a key such as"
+                     " OPENAI_API_KEY.")
+    elif discover:
         stale = runtime.discovery.stale_providers()
         if stale:
             runtime.refresher.refresh(stale, force=True)
+    runtime.start_background_work(probe_local=discover, on_change=lambda: state.redraw())
     return run_repl(state)
 
 

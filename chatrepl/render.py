@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from chatrepl.markdown_stream import MarkdownStream
+
 DIM, RED, YELLOW, RESET = "\x1b[2m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
+
+
+def wants_truecolor(env: Mapping[str, str]) -> bool:
+    return env.get("COLORTERM", "") in ("truecolor", "24bit")
 
 
 def wants_color(stream: TextIO, env: Mapping[str, str], plain: bool) -> bool:
@@ -21,12 +28,21 @@ class Printer:
     """Writes messages and streamed replies; reasoning is shown dimmed and kept apart."""
 
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
-                 color: bool = False) -> None:
+                 color: bool = False, *, markdown: bool = True, truecolor: bool = False) -> None:
         self.out = out or sys.stdout
         self.err = err or self.out
         self.color = color
         self._in_reasoning = False
         self._line_open = False
+        self._markdown = (MarkdownStream(self._write, width=self._columns,
+                                         color_system="truecolor" if truecolor else "256")
+                          if color and markdown else None)
+
+    def _columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.out.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            return 80
 
     def _paint(self, code: str, text: str) -> str:
         return f"{code}{text}{RESET}" if self.color else text
@@ -53,6 +69,8 @@ class Printer:
         self._write(self._paint(RED, f"error: {text}") + "\n", self.err)
 
     def reasoning(self, text: str) -> None:
+        if self._markdown is not None and self._markdown.pending:
+            self._markdown.finish()
         if not self._in_reasoning:
             self._write(self._paint(DIM, "thinking: "))
             self._in_reasoning = True
@@ -63,12 +81,20 @@ class Printer:
         if self._in_reasoning:
             self._write("\n")
             self._in_reasoning = False
+        if self._markdown is not None:
+            self._markdown.feed(text)
+            self._line_open = self._markdown.pending
+            return
         self._write(text)
         self._line_open = not text.endswith("\n") if text else self._line_open
 
     def finish_stream(self) -> None:
         """End a streamed reply's last line, once."""
-        if self._line_open:
+        if self._in_reasoning and self._line_open:
+            self._write("\n")
+        elif self._markdown is not None:
+            self._markdown.finish()
+        elif self._line_open:
             self._write("\n")
         self._line_open = False
         self._in_reasoning = False

@@ -26,7 +26,7 @@ from chatrepl.slash_commands import REGISTRY
 def build_completer(state: ReplState) -> Completer:
     """Slash commands, with /model names, /discover providers and /load sessions as arguments."""
     models = ModelCommandCompleter(state.runtime.manager, recent=state.recent_models,
-                                   meta_for=getattr(state, "model_meta", None))
+                                   meta_for=state.model_meta)
     providers = WordCompleter(lambda: list(state.runtime.manager), ignore_case=True)
     sessions = WordCompleter(lambda: state.store.names())
     return SlashCommandCompleter(
@@ -70,9 +70,9 @@ def toolbar_text(state: ReplState) -> str:
     if discovery:
         pieces.append(discovery)
     pieces.append(f"tokens {totals.prompt_tokens + totals.completion_tokens}")
-    cost = getattr(state, "session_cost_text", None)
-    if callable(cost) and cost():
-        pieces.append(cost())
+    cost = state.cost_text()
+    if cost:
+        pieces.append(cost)
     return " " + "  │  ".join(pieces)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatrepl.catalog import format_cost
 from chatrepl.chat import ChatError, ChatSession, StreamEvent, TurnResult
 from chatrepl.errors import ChatReplError, StateError
 from chatrepl.render import Printer
@@ -27,7 +28,8 @@ class ReplState:
     recent: list[str] = field(default_factory=list)
     should_exit: bool = False
     redraw: Callable[[], None] = lambda: None
-    catalog: Any = None
+    session_cost: float = 0.0
+    cost_unknown: bool = False
 
     @property
     def current_model(self) -> str:
@@ -47,6 +49,44 @@ class ReplState:
         scoped = f"{provider.id}/{long}"
         self.mark_used(scoped)
         return scoped
+
+    def model_meta(self, record: Any) -> str:
+        """Catalog facts shown beside a model in the completion menu."""
+        return self.runtime.record_meta(record)
+
+    def conversation_tokens(self) -> int:
+        """A rough size of the conversation in tokens (4 characters a token)."""
+        text = sum(len(str(m.get("content", ""))) for m in self.chat.messages)
+        return (text + len(self.chat.system_prompt or "")) // 4
+
+    def context_warning(self) -> str | None:
+        """Said when the conversation no longer fits the current model's context window."""
+        info = self.runtime.model_info(self.chat.provider, self.chat.model)
+        size = self.conversation_tokens()
+        if info is None or not info.context_window or size <= info.context_window:
+            return None
+        return (f"the conversation (~{size:,} tokens) is larger than {self.current_model}'s"
+                f" context window ({info.context_window:,}); /clear or pick a larger model")
+
+    def cost_text(self) -> str:
+        """Session cost for the toolbar, e.g. `$0.0031` (`$0.0031+` when some is unknown)."""
+        if not self.session_cost and not self.cost_unknown:
+            return ""
+        return format_cost(self.session_cost) + ("+" if self.cost_unknown else "")
+
+    def _report_usage(self, result: TurnResult) -> None:
+        """`123 in · 45 out · $0.0001` after a reply, and the session's running cost."""
+        if result.usage is None:
+            return
+        usage = result.usage
+        info = self.runtime.model_info(result.provider, result.model)
+        cost = info.cost(usage.prompt_tokens, usage.completion_tokens) if info else None
+        if cost is None:
+            self.cost_unknown = True
+        else:
+            self.session_cost += cost
+        price = f" · {format_cost(cost)}" if cost is not None else ""
+        self.printer.info(f"{usage.prompt_tokens} in · {usage.completion_tokens} out{price}")
 
     def load_conversation(self, data: dict[str, Any]) -> None:
         """Replace the conversation with a saved one (model, system prompt, messages)."""
@@ -86,6 +126,7 @@ class ReplState:
         self.printer.finish_stream()
         if result.interrupted:
             self.printer.info("[interrupted]")
+        self._report_usage(result)
         self.autosave()
         self.redraw()
         return result

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from chatrepl.catalog import Catalog, ModelInfo
 from chatrepl.config import Config, load_config
 from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
-from chatrepl.manager import ProviderManager
+from chatrepl.manager import ModelRecord, ProviderManager
 from chatrepl.paths import Paths
+from chatrepl.presets import merge_presets
 from chatrepl.state import DiscoveredStore
 
 
 @dataclass
 class Runtime:
-    """Everything a command needs: where files are, the config, providers and discovery."""
+    """Everything a command needs: where files are, the config, providers, discovery, catalog."""
 
     env: Mapping[str, str]
     paths: Paths
@@ -24,7 +27,42 @@ class Runtime:
     manager: ProviderManager
     discovery: ModelDiscoveryService
     refresher: DiscoveryRefresher
+    catalog: Catalog
     warnings: tuple[str, ...] = ()
+
+    def model_info(self, provider_id: str, model: str) -> ModelInfo | None:
+        """Catalog facts for one model of one provider (None when the catalog has none)."""
+        provider = self.manager.providers.get(provider_id)
+        return self.catalog.lookup(provider_id, model, provider.catalog_id if provider else None)
+
+    def record_info(self, record: ModelRecord) -> ModelInfo | None:
+        return self.model_info(record.provider, record.long)
+
+    def record_meta(self, record: ModelRecord) -> str:
+        """Catalog facts for the completion menu, e.g. `128k · $0.15/$0.60 · tools`."""
+        info = self.record_info(record)
+        return info.short_facts() if info else ""
+
+    def start_background_work(self, *, probe_local: bool,
+                              on_change: Callable[[], None] = lambda: None) -> threading.Thread:
+        """Off the prompt's path: load (and maybe refresh) the catalog, find local servers."""
+
+        def work() -> None:
+            if self.config.catalog.refresh:
+                self.catalog.refresh()
+            else:
+                len(self.catalog)  # load the bundled data now rather than on the first Tab
+            if probe_local:
+                from chatrepl.localprobe import probe_local_servers
+
+                added = self.discovery.add_providers(probe_local_servers())
+                if added:
+                    self.refresher.refresh(added, force=False)
+            on_change()
+
+        thread = threading.Thread(target=work, name="chatrepl-background", daemon=True)
+        thread.start()
+        return thread
 
 
 def config_warnings(config: Config) -> list[str]:
@@ -43,11 +81,12 @@ def config_warnings(config: Config) -> list[str]:
 
 
 def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = False) -> Runtime:
-    """Load the config (ConfigError on a bad file) and wire providers and discovery."""
+    """Load the config (ConfigError on a bad file) and wire providers, discovery and catalog."""
     config = load_config(paths.config_file, env, must_exist=paths.config_explicit)
-    manager = ProviderManager(config.providers)
+    manager = ProviderManager(merge_presets(config.providers, env))
     service = ModelDiscoveryService(manager, env, config.discovery,
                                     DiscoveredStore(paths.discovered_file))
     refresher = DiscoveryRefresher(service, synchronous=synchronous)
-    return Runtime(env, paths, config, manager, service, refresher,
+    catalog = Catalog.from_settings(config.catalog, paths.catalog_cache_file)
+    return Runtime(env, paths, config, manager, service, refresher, catalog,
                    tuple(config_warnings(config)))

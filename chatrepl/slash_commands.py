@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from chatrepl.argparsing import Parser
 from chatrepl.commands import CommandRegistry, split_arguments
 from chatrepl.errors import UsageError
+from chatrepl.modelquery import add_filter_arguments, as_table, filters_from, info_card, select
 from chatrepl.replstate import ReplState
 
 REGISTRY = CommandRegistry()
@@ -29,21 +31,51 @@ def _model(state: ReplState, argument: str) -> None:
         return
     scoped = state.select_model(argument)
     state.printer.info(f"model: {scoped}")
+    warning = state.context_warning()
+    if warning:
+        state.printer.warning(warning)
     state.redraw()
 
 
-@command("/models", "/list", help="list known models, optionally filtered", usage="/models [FILTER]")
+def _models_parser() -> Parser:
+    parser = Parser(prog="/models", add_help=False)
+    parser.add_argument("terms", nargs="*")
+    add_filter_arguments(parser)
+    return parser
+
+
+MAX_LISTED = 200
+
+
+@command("/models", "/list", help="list models; filters: TEXT --provider P --tools --vision --reasoning"
+         " --min-context N --max-price X", usage="/models [FILTER]")
 def _models(state: ReplState, argument: str) -> None:
-    terms = argument.lower().split()
-    records = [r for r in state.runtime.manager.model_records()
-               if all(t in r.scoped_lower or t in r.short_lower for t in terms)]
-    if not records:
-        state.printer.line("no models match" if terms else "no models known; try /discover")
+    args = _models_parser().parse_args(split_arguments(argument))
+    if args.provider:
+        args.provider = state.runtime.manager.provider_named(args.provider).id
+    rows = select(state.runtime.manager.model_records(), state.runtime.record_info,
+                  filters_from(args, args.terms))
+    if not rows:
+        state.printer.line("no models match" if argument else "no models known; try /discover")
         return
-    for record in records:
-        short = "" if record.short == record.long else f"  ({record.short})"
-        state.printer.line(f"{record.scoped}{short}")
-    state.printer.info(f"{len(records)} models")
+    lines = as_table(rows)
+    for line in lines[:MAX_LISTED]:
+        state.printer.line(line)
+    more = f" (showing {MAX_LISTED}; narrow with a filter)" if len(lines) > MAX_LISTED else ""
+    state.printer.info(f"{len(rows)} models{more}")
+
+
+@command("/info", help="everything the catalog knows about a model", usage="/info [MODEL]")
+def _info(state: ReplState, argument: str) -> None:
+    if argument:
+        provider, long = state.runtime.manager.resolve(argument)
+        provider_id = provider.id
+    elif state.chat.model:
+        provider_id, long = state.chat.provider, state.chat.model
+    else:
+        raise UsageError("usage: /info MODEL (no model selected)")
+    for line in info_card(f"{provider_id}/{long}", state.runtime.model_info(provider_id, long)):
+        state.printer.line(line)
 
 
 @command("/providers", help="list providers, key status and model counts")

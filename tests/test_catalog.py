@@ -20,7 +20,6 @@ from chatrepl.catalog import (
     FACT_FIELDS,
     Catalog,
     ModelInfo,
-    filter_models,
     format_context,
     format_price,
     info_json,
@@ -282,43 +281,6 @@ RECORDS = (
     ModelRecord("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo", "llama-turbo"),
     ModelRecord("local", "unknown-model", "unknown-model"),
 )
-
-
-def longs(records: list[Any]) -> list[str]:
-    return [r.long for r in records]
-
-
-def test_no_filter_keeps_everything(catalog: Catalog) -> None:
-    assert filter_models(RECORDS, catalog) == list(RECORDS)
-
-
-def test_provider_filter_is_not_a_fact_filter(catalog: Catalog) -> None:
-    assert longs(filter_models(RECORDS, catalog, provider="Local")) == ["unknown-model"]
-
-
-def test_capability_filters(catalog: Catalog) -> None:
-    assert longs(filter_models(RECORDS, catalog, vision=True)) == [
-        "gpt-4o-mini", "models/gemini-2.5-flash"]
-    assert longs(filter_models(RECORDS, catalog, reasoning=True)) == [
-        "o3-mini", "models/gemini-2.5-flash"]
-    assert longs(filter_models(RECORDS, catalog, tools=True, vision=True, reasoning=True)) == [
-        "models/gemini-2.5-flash"]
-    assert "unknown-model" not in longs(filter_models(RECORDS, catalog, tools=True))
-
-
-def test_context_and_price_filters(catalog: Catalog) -> None:
-    assert longs(filter_models(RECORDS, catalog, min_context=200_000)) == [
-        "o3-mini", "models/gemini-2.5-flash"]
-    assert longs(filter_models(RECORDS, catalog, max_price=0.5)) == [
-        "gpt-4o-mini", "models/gemini-2.5-flash"]
-    assert longs(filter_models(RECORDS, catalog, provider="openai", max_price=0.15)) == ["gpt-4o-mini"]
-
-
-def test_filters_use_the_configured_catalog_ids(catalog: Catalog) -> None:
-    records = [ModelRecord("corp", "gpt-4o-mini", "gpt-4o-mini")]
-    # Through the reseller entry the price is 9.0, above the limit.
-    assert filter_models(records, catalog, max_price=1.0, catalog_ids={"corp": "aaa-reseller"}) == []
-    assert filter_models(records, catalog, max_price=1.0) == records
 
 
 def test_info_json_has_every_fact_field(catalog: Catalog) -> None:

@@ -44,7 +44,11 @@ def test_models_json(write_config, chatrepl_home: Path) -> None:
     write_config(two_providers("http://127.0.0.1:1/v1"))
     code, out, err = run(["models", "--json"], chatrepl_home)
     assert (code, err) == (0, "")
-    assert json.loads(out) == [
+    rows = json.loads(out)
+    assert rows[0]["context_window"] == 128000  # catalog facts ride along
+    assert rows[2]["context_window"] is None
+    keys = ("provider", "model", "short", "scoped")
+    assert [{k: row[k] for k in keys} for row in rows] == [
         {"provider": "openai", "model": "gpt-4o", "short": "4o", "scoped": "openai/gpt-4o"},
         {"provider": "openai", "model": "gpt-4o-mini", "short": "4o-mini",
          "scoped": "openai/gpt-4o-mini"},
@@ -61,7 +65,8 @@ def test_models_for_one_provider(write_config, chatrepl_home: Path) -> None:
 
     code, out, _ = run(["models", "--provider", "openai"], chatrepl_home)
     assert code == 0
-    assert out.splitlines() == ["openai/gpt-4o       4o", "openai/gpt-4o-mini  4o-mini"]
+    assert out.splitlines() == ["openai/gpt-4o       4o       128k  $2.50/$10.00  tools vision",
+                                "openai/gpt-4o-mini  4o-mini  128k  $0.15/$0.60   tools vision"]
 
 
 def test_models_unknown_provider(write_config, chatrepl_home: Path) -> None:

@@ -120,3 +120,107 @@ def test_help_lists_every_command(repl) -> None:
     for name in ("/model", "/models", "/providers", "/discover", "/system", "/clear", "/save",
                  "/load", "/retry", "/exit"):
         assert name in printed
+
+
+# -- model knowledge in the REPL (catalog facts, cost, context) -------------------------------
+
+
+@pytest.fixture
+def catalog_repl(chatrepl_home: Path, fake_server) -> Iterator:
+    """A REPL whose provider is named like a catalog provider, so facts and prices apply."""
+    (chatrepl_home / "config.yaml").write_text(
+        "providers:\n"
+        "  openai:\n"
+        f"    base_api_url: {fake_server.url}\n"
+        "    valid_models: {gpt-4o-mini: 4o-mini, o3-mini: o3m, tiny-local-thing: tiny}\n",
+        encoding="utf-8",
+    )
+    env = {"CHATREPL_HOME": str(chatrepl_home)}
+    paths = resolve_paths(env)
+    runtime = build_runtime(paths, env, synchronous=True)
+    store = SessionStore(paths.sessions_dir, paths.autosave_file)
+    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="openai",
+                       model="gpt-4o-mini")
+    out = io.StringIO()
+    state = ReplState(runtime, chat, store, Printer(out))
+
+    def run(*lines: str) -> tuple[ReplState, str]:
+        start = len(out.getvalue())
+        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+            for line in lines:
+                pipe.send_text(line + "\r")
+            pipe.send_text("\x04")
+            assert run_repl(state, input=pipe, output=DummyOutput()) == 0
+        return state, out.getvalue()[start:]
+
+    yield run
+
+
+def test_info_card_and_fact_filters(catalog_repl) -> None:
+    _, printed = catalog_repl("/info", "/info o3m")
+    assert "Context window    128k (128,000 tokens)" in printed
+    assert "Input price       $0.15 / 1M tokens" in printed
+    assert "openai/o3-mini" in printed and "Reasoning         yes" in printed
+    _, printed = catalog_repl("/models --vision")
+    assert printed.startswith("openai/gpt-4o-mini")
+    assert "o3-mini" not in printed and "tiny-local-thing" not in printed
+    _, printed = catalog_repl("/models --min-context 150000")
+    assert printed.startswith("openai/o3-mini") and "gpt-4o-mini" not in printed
+
+
+def test_reply_reports_tokens_and_cost_and_toolbar_totals(catalog_repl, fake_server) -> None:
+    fake_server.behavior.chat_reply = "one two three"
+    state, printed = catalog_repl("hello there")
+    assert "2 in · 3 out · $0." in printed
+    assert state.session_cost > 0
+    assert "$0." in toolbar_text(state) and "tokens 5" in toolbar_text(state)
+
+
+def test_unknown_price_marks_cost_as_partial(catalog_repl, fake_server) -> None:
+    state, printed = catalog_repl("/model tiny", "hello")
+    assert " in · " in printed and " out" in printed
+    assert state.cost_unknown and state.cost_text() == "$0+"
+
+
+def test_switching_to_a_smaller_context_warns_before_sending(catalog_repl, fake_server) -> None:
+    state, printed = catalog_repl("/model o3m")
+    assert "context window" not in printed
+    # ~150k tokens: fits o3-mini (200k), not gpt-4o-mini (128k).
+    state.chat.messages = [{"role": "user", "content": "word " * 120_000},
+                           {"role": "assistant", "content": "ok"}]
+    state, printed = catalog_repl("/model 4o-mini")
+    assert "larger than openai/gpt-4o-mini's context window (128,000)" in printed
+    assert state.current_model == "openai/gpt-4o-mini"
+    assert fake_server.count("/chat/completions") == 0
+
+
+def test_completion_meta_shows_facts(catalog_repl) -> None:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from chatrepl.repl import build_completer
+
+    state, _ = catalog_repl()
+    text = "/model gpt-4o-m"
+    completions = list(build_completer(state).get_completions(Document(text, len(text)),
+                                                              CompleteEvent()))
+    meta = completions[0].display_meta_text
+    assert completions[0].text == "openai/gpt-4o-mini"
+    assert "128k" in meta and "$0.15/$0.60" in meta and "4o-mini" in meta
+
+
+def test_markdown_printer_styles_completed_lines_only_when_colour_is_on() -> None:
+    out = io.StringIO()
+    printer = Printer(out, color=True)
+    for chunk in ("# Tit", "le\n", "plain ", "text"):
+        printer.content(chunk)
+    printer.finish_stream()
+    shown = out.getvalue()
+    assert shown.startswith("# Tit")  # raw text appears at once
+    assert "\x1b[" in shown and shown.endswith("plain text\n")
+    plain = io.StringIO()
+    printer = Printer(plain, color=False)
+    for chunk in ("# Tit", "le\n", "plain ", "text"):
+        printer.content(chunk)
+    printer.finish_stream()
+    assert plain.getvalue() == "# Title\nplain text\n"
