@@ -16,7 +16,7 @@ from chatrepl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ChatReplError, Us
 
 PROG = "chatrepl"
 SUBCOMMANDS = ("models", "discover", "providers", "info", "init")
-_OPTIONS_WITH_VALUE = {"--config", "-m", "--model", "-s", "--system"}
+_OPTIONS_WITH_VALUE = {"--config", "-m", "--model", "-s", "--system", "--gguf"}
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +42,11 @@ def build_parser(out: TextIO | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--plain", action="store_true", help="plain text output, no colours")
     parser.add_argument("--no-discover", action="store_true",
                         help="do not ask providers for models at start-up")
+    parser.add_argument("--local", action="store_true",
+                        help="start a llama.cpp server with a small bundled model (SmolLM2) on"
+                             " 127.0.0.1 and chat with it; the default when nothing else is"
+                             " configured and the `local` extra is installed")
+    parser.add_argument("--gguf", metavar="PATH", help="with --local: the GGUF model file to serve")
     parser.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
     _add_common(parser)
     return parser

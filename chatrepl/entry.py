@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from chatrepl.chat import ChatError, ChatSession, StreamEvent
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
@@ -90,7 +91,7 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
 
 
 def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
-               stdout: TextIO, stderr: TextIO) -> int:
+               stdout: TextIO, stderr: TextIO, local_server: Any = None) -> int:
     """Start discovery in the background, greet, and run the REPL loop."""
     from chatrepl.repl import run_repl
     from chatrepl.replstate import ReplState
@@ -98,7 +99,7 @@ def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
     printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
                       truecolor=wants_truecolor(runtime.env))
     chat = _new_chat(runtime, args, store)
-    state = ReplState(runtime, chat, store, printer)
+    state = ReplState(runtime, chat, store, printer, local_server=local_server)
     if chat.model:
         state.mark_used(state.current_model)
     discover = runtime.config.discovery.on_startup and not args.no_discover
@@ -107,11 +108,45 @@ def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
         printer.line("(see config.example.yaml or run `chatrepl init`), or set a key such as"
                      " OPENAI_API_KEY.")
     elif discover:
-        stale = runtime.discovery.stale_providers()
+        local_id = local_server and "local"
+        stale = [n for n in runtime.discovery.stale_providers() if n != local_id]
         if stale:
             runtime.refresher.refresh(stale, force=True)
+    if local_server is not None:
+        def local_ready(ready: bool) -> None:
+            if ready:
+                runtime.refresher.refresh(["local"], force=True)
+            else:
+                printer.error(local_server.failure_reason())
+            state.redraw()
+
+        local_server.wait_ready_in_background(on_done=local_ready)
     runtime.start_background_work(probe_local=discover, on_change=lambda: state.redraw())
     return run_repl(state)
+
+
+def start_local_server(runtime: Runtime, args: argparse.Namespace, stderr: TextIO) -> Any:
+    """With --local (or nothing configured and the extra installed): start llama.cpp's server.
+
+    Returns the started LocalServer, whose provider `local` is registered and selected, or None.
+    """
+    from chatrepl import localserver
+
+    cache_dir = runtime.paths.cache_dir
+    if not (args.local or args.gguf):
+        if runtime.manager or not localserver.is_available(cache_dir):
+            return None
+        stderr.write("chatrepl: no providers configured; chatting with the bundled local model"
+                     " (llama.cpp + SmolLM2)\n")
+    if not localserver.llama_cpp_available():
+        raise UsageError(f"--local needs llama.cpp's server: {localserver.install_hint()}")
+    gguf = localserver.ensure_gguf(Path(args.gguf) if args.gguf else None, cache_dir,
+                                   on_fetch=lambda line: stderr.write(f"chatrepl: {line}\n"))
+    server = localserver.LocalServer(gguf, runtime.paths.state_dir / localserver.LOG_NAME).start()
+    runtime.discovery.add_providers({localserver.PROVIDER_ID: server.provider_config()})
+    if not args.model:
+        args.model = f"{localserver.PROVIDER_ID}/{server.model_id}"
+    return server
 
 
 def run_chat(runtime: Runtime, args: argparse.Namespace, stdin: TextIO, stdout: TextIO,
@@ -119,6 +154,13 @@ def run_chat(runtime: Runtime, args: argparse.Namespace, stdin: TextIO, stdout: 
     """One-shot when given a prompt or piped input; otherwise the REPL."""
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     prompt = _one_shot_prompt(args, stdin)
-    if prompt is not None:
-        return run_one_shot(runtime, args, prompt, store, stdout, stderr)
-    return start_repl(runtime, args, store, stdout, stderr)
+    server = start_local_server(runtime, args, stderr)
+    try:
+        if prompt is not None:
+            if server is not None:
+                server.ensure_ready()
+            return run_one_shot(runtime, args, prompt, store, stdout, stderr)
+        return start_repl(runtime, args, store, stdout, stderr, local_server=server)
+    finally:
+        if server is not None:
+            server.stop()

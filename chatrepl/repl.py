@@ -10,13 +10,12 @@ from prompt_toolkit.completion import (
     Completer,
     DynamicCompleter,
     ThreadedCompleter,
-    WordCompleter,
 )
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 
-from chatrepl.completer import ModelCommandCompleter, SlashCommandCompleter
+from chatrepl.completer import ModelCommandCompleter, SlashCommandCompleter, WordListCompleter
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import ensure_private_dir
 from chatrepl.replstate import ReplState
@@ -27,8 +26,10 @@ def build_completer(state: ReplState) -> Completer:
     """Slash commands, with /model names, /discover providers and /load sessions as arguments."""
     models = ModelCommandCompleter(state.runtime.manager, recent=state.recent_models,
                                    meta_for=state.model_meta)
-    providers = WordCompleter(lambda: list(state.runtime.manager), ignore_case=True)
-    sessions = WordCompleter(lambda: state.store.names())
+    # Index a new snapshot off the UI thread as soon as discovery swaps it in.
+    state.runtime.refresher.add_callback(lambda _results: models.warm())
+    providers = WordListCompleter(lambda: list(state.runtime.manager))
+    sessions = WordListCompleter(state.store.names)
     return SlashCommandCompleter(
         REGISTRY.completion_items,
         {"/model": models, "/mod": models, "/discover": providers, "/load": sessions},
@@ -66,6 +67,9 @@ def toolbar_text(state: ReplState) -> str:
     """Current model, discovery state and tokens used."""
     totals = state.chat.totals
     pieces = [state.current_model or "no model (/model NAME)"]
+    server = state.local_server
+    if server is not None and server.state != "ready":
+        pieces.append("local: loading…" if server.state == "loading" else f"local: {server.state}")
     discovery = discovery_status(state)
     if discovery:
         pieces.append(discovery)

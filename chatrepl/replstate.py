@@ -30,6 +30,7 @@ class ReplState:
     redraw: Callable[[], None] = lambda: None
     session_cost: float = 0.0
     cost_unknown: bool = False
+    local_server: Any = None
 
     @property
     def current_model(self) -> str:

@@ -1,6 +1,5 @@
 """`chatrepl --local`: chatrepl starts and stops its own llama.cpp server.
 
-Marked xfail (not strict) until `--local` is wired into the CLI: remove the marker then.
 These tests start their own servers, not the session's.
 """
 
@@ -26,10 +25,7 @@ from e2e_support import (
 
 from chatrepl.localserver import is_available
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.xfail(reason="`chatrepl --local` is not wired into the CLI yet", strict=False),
-]
+pytestmark = pytest.mark.e2e
 
 PASTE_ON, PASTE_OFF = "\x1b[?2004h", "\x1b[?2004l"
 
