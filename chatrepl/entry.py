@@ -105,8 +105,8 @@ def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
     discover = runtime.config.discovery.on_startup and not args.no_discover
     if not runtime.manager:
         printer.line(f"No providers configured. Add one to {runtime.paths.config_file}")
-        printer.line("(see config.example.yaml or run `chatrepl init`), or set a key such as"
-                     " OPENAI_API_KEY.")
+        printer.line("(see config.example.yaml or run `chatrepl init`), set a key such as"
+                     " OPENAI_API_KEY, or chat offline with --local (make install-local).")
     elif discover:
         local_id = local_server and "local"
         stale = [n for n in runtime.discovery.stale_providers() if n != local_id]
