@@ -32,11 +32,11 @@ run: $(LOCAL_STAMP)
 	$(VENV)/bin/chatrepl $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not e2e" $(PYTEST_ARGS)
 
 # End-to-end tests against a real llama.cpp server with the SmolLM2 model.
 e2e: $(LOCAL_STAMP)
-	$(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m e2e tests/e2e $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,12 @@ import yaml
 from chatrepl.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1024 * 1024
+# Values a document may expand to. Aliases let a few lines stand for millions of values (the
+# "billion laughs"); a real config has far fewer, so past this the file is refused, not walked.
+MAX_CONFIG_VALUES = 100_000
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 Location = tuple[Any, ...]
 
@@ -45,12 +53,33 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+def _read_bytes(path: Path) -> bytes:
+    """At most MAX_CONFIG_BYTES + 1 bytes of `path`.
+
+    Opened without blocking, so a named pipe nobody writes to reads as empty instead of hanging;
+    a pipe with a writer (`--config <(decrypt config.yaml)`) is read to its end.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise IsADirectoryError(path)
+        os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        return handle.read(MAX_CONFIG_BYTES + 1)
+
+
 def _read_text(path: Path) -> str:
     try:
         if path.is_dir():
-            raise ConfigError(f"{path}: is a directory, expected a YAML file")
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
+            raise IsADirectoryError(path)
+        raw = _read_bytes(path)
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such file; create it (see config.example.yaml or `chatrepl init`)"
@@ -69,55 +98,116 @@ def _read_text(path: Path) -> str:
 
 
 class _Builder:
-    """Turns a composed YAML node tree into plain data, recording lines and duplicate keys."""
+    """Turns a composed YAML node tree into plain data, recording lines and duplicate keys.
 
-    def __init__(self, document: YamlDocument, loader: yaml.SafeLoader) -> None:
+    Merge keys (`<<: *defaults`) are honoured: merged entries may be overridden by the keys
+    written in the mapping itself, as YAML allows; two written keys of the same name are an error.
+    """
+
+    def __init__(self, document: YamlDocument, loader: yaml.SafeLoader, budget: int) -> None:
         self.document = document
         self.loader = loader
+        self.budget = budget
+
+    def _fail(self, node: yaml.Node, what: str) -> ConfigError:
+        return ConfigError(f"{self.document.path}:{node.start_mark.line + 1}: {what}")
+
+    def _construct(self, node: yaml.Node) -> Any:
+        """A scalar as the safe loader reads it; a value it cannot read is a ConfigError."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, OverflowError, AttributeError):
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            text = str(node.value)
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            article = "an" if kind[:1] in ("a", "e", "i", "o", "u") else "a"
+            raise self._fail(node, f"invalid YAML: cannot read {shown!r} as {article} {kind}") from None
 
     def build(self, node: yaml.Node, loc: Location, depth: int = 0) -> Any:
         if depth > 50:
             raise ConfigError(f"{self.document.where(loc)}: nesting is too deep")
+        self.budget -= 1
+        if self.budget < 0:
+            raise self._fail(node, "invalid YAML: too many values (an alias repeated many"
+                                   " times?); write the values out")
         self.document.lines.setdefault(loc, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP_TAG:
+                raise self._fail(node, f"invalid YAML: unsupported tag {node.tag!r} on a map")
+            written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+            self.loader.flatten_mapping(node)  # merged entries first, then the written ones
+            first_written = len(node.value) - written
             result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
+            written_keys: set[Any] = set()
+            for index, (key_node, value_node) in enumerate(node.value):
+                key = self._construct(key_node)
                 line = key_node.start_mark.line + 1
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
                     raise ConfigError(f"{self.document.path}:{line}: a key must be plain text")
-                if key in result:
-                    first = self.document.lines.get((*loc, key))
-                    raise ConfigError(
-                        f"{self.document.path}:{line}: duplicate key {key!r}"
-                        f" (first on line {first}); keep one of them"
-                    )
+                if index >= first_written:
+                    if key in written_keys:
+                        first = self.document.lines.get((*loc, key))
+                        raise ConfigError(
+                            f"{self.document.path}:{line}: duplicate key {key!r}"
+                            f" (first on line {first}); keep one of them"
+                        )
+                    written_keys.add(key)
                 self.document.lines[(*loc, key)] = line
                 result[key] = self.build(value_node, (*loc, key), depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ_TAG:
+                raise self._fail(node, f"invalid YAML: unsupported tag {node.tag!r} on a list")
             return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self._construct(node)
+
+
+def _marked_error(path: Path, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
+    """One line from a PyYAML error: the line of the problem, and where the construct began.
+
+    An unclosed quote or bracket is found at the end of the file; the line that opened it is
+    the one to name.
+    """
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "cannot parse"
+    context_mark = exc.context_mark
+    if exc.context and exc.problem and context_mark is not None:
+        last_line = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        if mark is not None and mark.line + 1 > last_line:
+            mark = context_mark
+            problem = f"{problem} {exc.context}"
+        elif mark is not None and context_mark.line != mark.line:
+            problem = f"{problem} ({exc.context} on line {context_mark.line + 1})"
+    line = f":{mark.line + 1}" if mark else ""
+    problem = " ".join(problem.replace("\t", "\\t").split())
+    return ConfigError(f"{path}{line}: invalid YAML: {problem}")
 
 
 def load_yaml_document(path: Path) -> YamlDocument:
     """Read `path` as YAML; every problem becomes a ConfigError naming the file and line."""
     text = _read_text(path)
     document = YamlDocument(path=path, data=None)
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # checks for characters YAML does not allow
         node = loader.get_single_node()
         if node is not None:
-            document.data = _Builder(document, loader).build(node, ())
+            budget = max(MAX_CONFIG_VALUES, len(text))
+            document.data = _Builder(document, loader, budget).build(node, ())
+    except yaml.reader.ReaderError as exc:
+        line = text[: max(exc.position, 0)].count("\n") + 1
+        what = (f"character U+{exc.character:04X} is not allowed"
+                if isinstance(exc.character, int) else "a character that is not allowed")
+        raise ConfigError(f"{path}:{line}: invalid YAML: {what}; remove it") from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        problem = (exc.problem or exc.context or "cannot parse").replace("\t", "\\t")
-        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
+        raise _marked_error(path, text, exc) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise ConfigError(f"{path}: invalid YAML: nesting is too deep") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return document
