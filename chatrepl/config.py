@@ -95,6 +95,12 @@ class ProviderConfig(_Strict):
                 f"{value!r} is not an http(s) URL; write it with its scheme,"
                 " e.g. https://api.openai.com/v1"
             )
+        if not parts.hostname or any(c.isspace() for c in parts.netloc):
+            raise ValueError(f"{value!r} is not a valid URL: the host name is empty or has spaces")
+        try:
+            parts.port  # noqa: B018  (urlsplit checks the port when it is read)
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port (1-65535)") from None
         return value.rstrip("/")
 
     @field_validator("valid_models", mode="before")
@@ -314,6 +320,19 @@ def _expand_strings(document: YamlDocument, env: Mapping[str, str]) -> None:
                     expand(("providers", pid, key), entry, key)
 
 
+def _check_provider_names(document: YamlDocument) -> None:
+    """Provider names become the `provider/` of scoped model names: no slashes or spaces."""
+    providers = document.data.get("providers")
+    if not isinstance(providers, dict):
+        return
+    for key in providers:
+        if not isinstance(key, str) or not _PROVIDER_ID_PATTERN.match(key):
+            raise ConfigError(
+                f"{document.where(('providers', key))}: providers: provider name {key!r} must be"
+                " letters, digits, '.', '_' or '-' (no '/')"
+            )
+
+
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
                 *, must_exist: bool = False) -> Config:
     """Read and validate a config file; raise ConfigError naming file and line on any problem.
@@ -336,6 +355,7 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
         raise ConfigError(
             f"{document.where(())}: the top level is a {kind}, expected a map with `providers:`"
         )
+    _check_provider_names(document)
     _expand_strings(document, env)
     try:
         config = Config.model_validate(document.data)

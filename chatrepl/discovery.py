@@ -51,8 +51,11 @@ class ModelsReplyError(ChatReplError):
     """A /models answer that is not a model list."""
 
 
-def parse_models_reply(text: str, content_type: str = "") -> list[str]:
-    """Model ids from a /models body in any of the shapes servers use."""
+def parse_models_reply(text: str, content_type: str = "") -> list[str] | None:
+    """Model ids from a /models body in any of the shapes servers use.
+
+    None for `{"data": null}`: a server with no models loaded yet, which is not an error.
+    """
     stripped = text.lstrip()
     if "html" in content_type.lower() or stripped[:1] == "<":
         raise ModelsReplyError("answered an HTML page instead of a model list "
@@ -69,7 +72,7 @@ def parse_models_reply(text: str, content_type: str = "") -> list[str]:
     else:
         items = payload
     if items is None:
-        return []
+        return None
     if not isinstance(items, list):
         raise ModelsReplyError("answered a model list of an unexpected shape")
     ids: list[str] = []
@@ -173,9 +176,14 @@ class ModelDiscoveryService:
         except ChatReplError as exc:
             return self._result_from_known(name, ok=False, error=str(exc),
                                            finished_at=self.clock())
+        previous = self._known.get(name)
+        if ids is None:
+            if previous is not None and previous.chat_models:
+                # No models loaded right now: keep what the server offered last time.
+                return self._result_from_known(name, ok=True, finished_at=self.clock())
+            ids = []
         chat = tuple(i for i in ids if is_chat_model(i))
         invalid = tuple(i for i in ids if not is_chat_model(i))
-        previous = self._known.get(name)
         if previous is not None and previous.base_api_url.rstrip("/") == config.base_api_url:
             # Models found invalid by validation stay invalid while the provider lists them.
             invalid = tuple(dict.fromkeys([*invalid, *(i for i in previous.invalid_models
@@ -186,7 +194,7 @@ class ModelDiscoveryService:
         self._record(name, found)
         return self._result_from_known(name, ok=True, finished_at=found.discovered_at)
 
-    def _fetch_ids(self, config: ProviderConfig) -> list[str]:
+    def _fetch_ids(self, config: ProviderConfig) -> list[str] | None:
         import openai
 
         client = make_client(config, self.env, timeout=self.settings.timeout_seconds,

@@ -77,6 +77,9 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     try:
         result = chat.send(prompt, on_event=on_event)
     except ChatError as exc:
+        if exc.partial and not exc.partial.endswith("\n"):
+            stdout.write("\n")  # end the partial reply's line before the error
+            stdout.flush()
         stderr.write(f"chatrepl: {exc}\n")
         return EXIT_FAILURE
     if color:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prompt_toolkit import PromptSession
@@ -86,6 +87,7 @@ def make_prompt_session(state: ReplState, *, input: Any = None, output: Any = No
     history_path = state.runtime.paths.history_file
     try:
         ensure_private_dir(history_path.parent)
+        os.close(os.open(history_path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
         history: Any = FileHistory(str(history_path))
     except OSError:
         history = InMemoryHistory()

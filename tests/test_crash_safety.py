@@ -266,8 +266,6 @@ def test_state_files_are_private(chatrepl_home: Path, fake_server, umask_022) ->
     assert err.getvalue() == ""
 
 
-@pytest.mark.xfail(reason="repl.py make_prompt_session: prompt_toolkit's FileHistory creates the"
-                          " history file with the umask's mode (0644), not 0600", strict=True)
 def test_history_file_is_private(chatrepl_home: Path, umask_022) -> None:
     env = {"CHATREPL_HOME": str(chatrepl_home)}
     paths = resolve_paths(env)

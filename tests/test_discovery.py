@@ -589,8 +589,8 @@ def test_refresh_from_a_callback_runs_next(fake_server: FakeOpenAIServer,
     ('{"object": "list", "data": [{"id": "a"}, {"id": "b"}, {"id": "a"}]}', ["a", "b"]),
     ('[{"id": "a"}, "b"]', ["a", "b"]),
     ('{"models": [{"name": "a"}]}', ["a"]),
-    ('{"data": null}', []),
-    ("", []),
+    ('{"data": null}', None),  # no models loaded yet
+    ("", None),
 ])
-def test_parse_models_reply(body: str, ids: list[str]) -> None:
+def test_parse_models_reply(body: str, ids: list[str] | None) -> None:
     assert parse_models_reply(body, "application/json") == ids

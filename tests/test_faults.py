@@ -126,9 +126,6 @@ CHAT_FAULTS = [
     Fault("reset-mid-stream", {"chat_fault": "reset_mid_stream"}, "closed the connection", 1),
 ]
 
-DATA_NULL_BUG = ("discovery.py parse_models_reply: {'data': null} is read as an empty list, so a"
-                 " successful discovery of zero models replaces the last known ones")
-
 DISCOVERY_FAULTS = [
     Fault("connection-refused", {}, "cannot connect", None, target="dead"),
     Fault("connect-timeout", {}, "timed out", None, target="dead", silent=True, timeout=0.3),
@@ -146,7 +143,6 @@ DISCOVERY_FAULTS = [
           1 + MAX_RETRIES),
     Fault("malformed-json", {"models_fault": "malformed"}, "not JSON", 1),
     Fault("html-with-200", {"models_fault": "html_200"}, "HTML page", 1),
-    Fault("data-null", {"models_fault": "data_null"}, "data", 1, xfail=DATA_NULL_BUG),
 ]
 
 
@@ -276,9 +272,6 @@ def test_one_shot_fault(make_setup, fault: Fault) -> None:
 
 @pytest.mark.parametrize("fault", params([f for f in CHAT_FAULTS
                                           if f.behavior.get("chat_fault")]))
-@pytest.mark.xfail(reason="entry.py run_one_shot: after part of a reply was printed, the error"
-                          " line is written without ending the reply's line first, so on a"
-                          " terminal it is glued to the partial text", strict=True)
 def test_one_shot_error_after_partial_text_ends_the_line_first(make_setup, fault: Fault) -> None:
     setup = make_setup(fault)
     setup.apply(fault)
@@ -457,6 +450,18 @@ def test_discover_command_fault(make_setup, fault: Fault) -> None:
     assert state_file.read_bytes() == saved
     assert code == 1
     one_error_line(out, f"{fault.target}: failed: ", fault.fragment)
+
+
+def test_data_null_keeps_the_last_known_models(make_setup) -> None:
+    """`{"data": null}` (no models loaded yet) is no error, and it never wipes a known list."""
+    fault = Fault("data-null", {"models_fault": "data_null"}, "", 1)
+    setup = make_setup(fault)
+    first_discovery(setup, fault)
+    setup.apply(fault)
+    code, out, err = setup.main("discover", fault.target, "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)[0]["ok"] is True
+    assert known_models(setup, fault.target) == KNOWN
 
 
 @pytest.mark.parametrize("fault", params(DISCOVERY_FAULTS))
