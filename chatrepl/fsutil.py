@@ -38,3 +38,24 @@ def write_atomic(path: Path, data: str | bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def sweep_stale_temp_files(folder: Path, older_than_seconds: float = 3600.0) -> int:
+    """Remove temp files that a killed write left behind (`.NAME.*.tmp`); returns the count.
+
+    Only files older than `older_than_seconds` go, so a write in progress elsewhere is spared.
+    """
+    import time
+
+    removed = 0
+    cutoff = time.time() - older_than_seconds
+    try:
+        candidates = list(folder.glob(".*.tmp"))
+    except OSError:
+        return 0
+    for path in candidates:
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed

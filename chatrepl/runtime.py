@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from chatrepl.catalog import Catalog, ModelInfo
 from chatrepl.config import Config, load_config
 from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
+from chatrepl.fsutil import sweep_stale_temp_files
 from chatrepl.manager import ModelRecord, ProviderManager
 from chatrepl.paths import Paths
 from chatrepl.presets import merge_presets
@@ -48,6 +49,8 @@ class Runtime:
         """Off the prompt's path: load (and maybe refresh) the catalog, find local servers."""
 
         def work() -> None:
+            for folder in (self.paths.state_dir, self.paths.sessions_dir, self.paths.cache_dir):
+                sweep_stale_temp_files(folder)
             if self.config.catalog.refresh:
                 self.catalog.refresh()
             else:

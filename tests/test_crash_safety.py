@@ -312,3 +312,19 @@ def test_readable_config_with_inline_key_warns_once(tmp_path: Path, chatrepl_hom
     assert INLINE not in text + out.getvalue()
     assert "remote" in out.getvalue()
     assert stat.S_IMODE(config.stat().st_mode) == mode  # warned about, never changed
+
+
+def test_stale_temp_files_from_killed_writes_are_swept(tmp_path: Path) -> None:
+    import os
+
+    from chatrepl.fsutil import sweep_stale_temp_files, write_atomic
+
+    old = tmp_path / ".autosave.json.abc123.tmp"
+    fresh = tmp_path / ".autosave.json.def456.tmp"
+    old.write_text("{half", encoding="utf-8")
+    fresh.write_text("{in progress", encoding="utf-8")
+    os.utime(old, (1_000_000, 1_000_000))
+    write_atomic(tmp_path / "autosave.json", "{}")
+    assert sweep_stale_temp_files(tmp_path) == 1
+    assert not old.exists() and fresh.exists()
+    assert (tmp_path / "autosave.json").read_text(encoding="utf-8") == "{}"
