@@ -7,7 +7,6 @@ and `refresh()` (meant for a background thread) swaps in a new index whole.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import threading
@@ -399,6 +398,8 @@ def validate_data(data: Any) -> RawData:
 def parse_data(payload: bytes) -> RawData:
     """Decode api.json bytes (gzip accepted) into validated raw data."""
     if payload[:2] == b"\x1f\x8b":
+        import gzip
+
         try:
             payload = gzip.decompress(payload)
         except (OSError, EOFError) as exc:

@@ -215,11 +215,12 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
         stderr: TextIO) -> int:
     """Parse argv and run; ChatReplError propagates to main()."""
     from chatrepl.paths import resolve_paths
-    from chatrepl.runtime import build_runtime
 
     command, rest = _split_command(argv)
     if command is not None:
         args = build_command_parser(command, stdout).parse_args(rest)
+        from chatrepl.runtime import build_runtime  # after parsing: --help stays fast
+
         if command == "init":
             return cmd_init(resolve_paths(env, args.config), env, stdout)
         runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
@@ -227,6 +228,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
             stderr.write(f"{PROG}: warning: {warning}\n")
         return COMMANDS[command](runtime, args, stdout)
     args = build_parser(stdout).parse_args(rest)
+    from chatrepl.runtime import build_runtime
+
     runtime = build_runtime(resolve_paths(env, args.config), env)
     for warning in runtime.warnings:
         stderr.write(f"{PROG}: warning: {warning}\n")

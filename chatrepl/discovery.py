@@ -7,7 +7,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,6 +232,8 @@ class ModelDiscoveryService:
         ids = list(ids)
         if not ids or config.resolve_api_key(self.env) is None:
             return dict.fromkeys(ids, "unknown")
+        from concurrent.futures import ThreadPoolExecutor
+
         client = make_client(config, self.env, timeout=self.settings.timeout_seconds,
                              max_retries=0)
         try:
@@ -268,6 +269,8 @@ class ModelDiscoveryService:
             if on_result is not None:
                 on_result(result)
             return result
+
+        from concurrent.futures import ThreadPoolExecutor
 
         workers = min(len(chosen), 32)
         with ThreadPoolExecutor(workers, thread_name_prefix="discover") as pool:

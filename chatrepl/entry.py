@@ -110,22 +110,26 @@ def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
         printer.line(f"No providers configured. Add one to {runtime.paths.config_file}")
         printer.line("(see config.example.yaml or run `chatrepl init`), set a key such as"
                      " OPENAI_API_KEY, or chat offline with --local (make install-local).")
-    elif discover:
-        local_id = local_server and "local"
-        stale = [n for n in runtime.discovery.stale_providers() if n != local_id]
-        if stale:
-            runtime.refresher.refresh(stale, force=True)
-    if local_server is not None:
-        def local_ready(ready: bool) -> None:
-            if ready:
-                runtime.refresher.refresh(["local"], force=True)
-            else:
-                printer.error(local_server.failure_reason())
-            state.redraw()
 
-        local_server.wait_ready_in_background(on_done=local_ready)
-    runtime.start_background_work(probe_local=discover, on_change=lambda: state.redraw())
-    return run_repl(state)
+    def start_background() -> None:
+        """Once the prompt is on screen: discovery, the catalog, local servers."""
+        if discover and runtime.manager:
+            local_id = local_server and "local"
+            stale = [n for n in runtime.discovery.stale_providers() if n != local_id]
+            if stale:
+                runtime.refresher.refresh(stale, force=True)
+        if local_server is not None:
+            def local_ready(ready: bool) -> None:
+                if ready:
+                    runtime.refresher.refresh(["local"], force=True)
+                else:
+                    printer.error(local_server.failure_reason())
+                state.redraw()
+
+            local_server.wait_ready_in_background(on_done=local_ready)
+        runtime.start_background_work(probe_local=discover, on_change=state.redraw)
+
+    return run_repl(state, on_ready=start_background)
 
 
 def start_local_server(runtime: Runtime, args: argparse.Namespace, stderr: TextIO) -> Any:

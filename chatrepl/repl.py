@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from prompt_toolkit import PromptSession
@@ -118,15 +119,26 @@ def handle_line(state: ReplState, line: str) -> None:
         state.printer.error(str(exc))
 
 
-def run_repl(state: ReplState, *, input: Any = None, output: Any = None) -> int:
-    """Read lines until Ctrl-D or /exit; returns the exit code."""
+def run_repl(state: ReplState, *, input: Any = None, output: Any = None,
+             on_ready: Callable[[], None] | None = None) -> int:
+    """Read lines until Ctrl-D or /exit; returns the exit code.
+
+    `on_ready` runs once, right after the first prompt is drawn: work started there (discovery,
+    imports on other threads) never delays the prompt.
+    """
     session = make_prompt_session(state, input=input, output=output)
 
     def redraw() -> None:
         session.app.invalidate()
 
-    state.redraw = redraw
+    state.redraw = lambda: redraw()
     state.runtime.refresher.on_progress = redraw
+    if on_ready is not None:
+        def first_render(_app: Any) -> None:
+            session.app.after_render -= first_render
+            on_ready()
+
+        session.app.after_render += first_render
     while not state.should_exit:
         try:
             line = session.prompt("› ")

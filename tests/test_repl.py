@@ -224,3 +224,19 @@ def test_markdown_printer_styles_completed_lines_only_when_colour_is_on() -> Non
         printer.content(chunk)
     printer.finish_stream()
     assert plain.getvalue() == "# Title\nplain text\n"
+
+
+def test_background_work_starts_once_after_the_first_prompt_is_drawn(repl, chatrepl_home) -> None:
+    from chatrepl.repl import run_repl as run
+
+    calls: list[int] = []
+    env = {"CHATREPL_HOME": str(chatrepl_home)}
+    paths = resolve_paths(env)
+    runtime = build_runtime(paths, env, synchronous=True)
+    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="fake", model="fake-chat")
+    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
+                      Printer(io.StringIO()))
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("/model\r/model\r\x04")
+        assert run(state, input=pipe, output=DummyOutput(), on_ready=lambda: calls.append(1)) == 0
+    assert calls == [1]
