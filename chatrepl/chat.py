@@ -103,7 +103,7 @@ EventCallback = Callable[[StreamEvent], None]
 
 def _get(obj: Any, name: str) -> Any:
     """An attribute of an SDK object or a key of a dict; None when absent."""
-    if isinstance(obj, Mapping):
+    if isinstance(obj, dict):  # a plain dict check: the Mapping ABC costs more per chunk
         return obj.get(name)
     return getattr(obj, name, None)
 

@@ -137,11 +137,13 @@ def start_local_server(runtime: Runtime, args: argparse.Namespace, stderr: TextI
 
     Returns the started LocalServer, whose provider `local` is registered and selected, or None.
     """
+    if not (args.local or args.gguf) and runtime.manager:
+        return None
     from chatrepl import localserver
 
     cache_dir = runtime.paths.cache_dir
     if not (args.local or args.gguf):
-        if runtime.manager or not localserver.is_available(cache_dir):
+        if not localserver.is_available(cache_dir):
             return None
         stderr.write("chatrepl: no providers configured; chatting with the bundled local model"
                      " (llama.cpp + SmolLM2)\n")

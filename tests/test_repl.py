@@ -240,3 +240,40 @@ def test_background_work_starts_once_after_the_first_prompt_is_drawn(repl, chatr
         pipe.send_text("/model\r/model\r\x04")
         assert run(state, input=pipe, output=DummyOutput(), on_ready=lambda: calls.append(1)) == 0
     assert calls == [1]
+
+
+class CountingOut(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_streamed_text_is_written_per_frame_not_per_chunk() -> None:
+    import threading
+
+    out = CountingOut()
+    printer = Printer(out)
+    printer.content("first")
+    assert out.getvalue() == "first"  # the first token is never held back
+    for index in range(2000):
+        printer.content(f" w{index}")
+    assert out.writes < 500  # 2,001 chunks, far fewer writes
+    printer.flush()
+    held = threading.Event()
+    original_flush = printer.flush
+
+    def flush_and_signal() -> None:
+        original_flush()
+        held.set()
+
+    printer.flush = flush_and_signal  # the timer calls flush: a stalled stream still shows up
+    printer._last_flush = float("inf")
+    printer.content(" stalled")
+    assert held.wait(timeout=5)
+    assert out.getvalue().endswith(" w1999 stalled")
+    printer.finish_stream()
+    assert out.getvalue() == "first" + "".join(f" w{i}" for i in range(2000)) + " stalled\n"
