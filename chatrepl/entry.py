@@ -63,29 +63,24 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
 
-    color = wants_color(stdout, runtime.env, args.plain)
-    printer = Printer(stdout, stderr, color=color, truecolor=wants_truecolor(runtime.env))
+    printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
+                      truecolor=wants_truecolor(runtime.env))
 
     def on_event(event: StreamEvent) -> None:
-        if event.kind == "content" and color:
+        if event.kind == "content":
             printer.content(event.text)
-            return
-        target = stdout if event.kind == "content" else stderr
-        target.write(event.text)
-        target.flush()
+        else:  # reasoning goes to stderr, so that stdout holds only the answer
+            printer.flush()
+            stderr.write(event.text)
+            stderr.flush()
 
     try:
         result = chat.send(prompt, on_event=on_event)
     except ChatError as exc:
-        if exc.partial and not exc.partial.endswith("\n"):
-            stdout.write("\n")  # end the partial reply's line before the error
-            stdout.flush()
+        printer.finish_stream()  # ends a partial reply's line before the error
         stderr.write(f"chatrepl: {exc}\n")
         return EXIT_FAILURE
-    if color:
-        printer.finish_stream()
-    elif not result.text.endswith("\n"):
-        stdout.write("\n")
+    printer.finish_stream()
     try:
         store.autosave(chat.to_dict())
     except (OSError, StateError) as exc:
