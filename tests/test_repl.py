@@ -277,3 +277,34 @@ def test_streamed_text_is_written_per_frame_not_per_chunk() -> None:
     assert out.getvalue().endswith(" w1999 stalled")
     printer.finish_stream()
     assert out.getvalue() == "first" + "".join(f" w{i}" for i in range(2000)) + " stalled\n"
+
+
+def test_alt_enter_adds_a_line_and_a_paste_stays_one_message(repl, fake_server) -> None:
+    state, _ = repl("first line\x1b\rsecond line", "\x1b[200~pasted one\npasted two\x1b[201~")
+    users = [m["content"] for m in state.chat.messages if m["role"] == "user"]
+    assert users == ["first line\nsecond line", "pasted one\npasted two"]
+
+
+def test_ctrl_c_clears_the_line_without_sending(repl, fake_server) -> None:
+    state, _ = repl("never sent\x03/model")
+    assert state.chat.messages == []
+    assert fake_server.count("/chat/completions") == 0
+
+
+def test_continue_resumes_the_last_conversation(chatrepl_home: Path, fake_server) -> None:
+    from chatrepl.cli import main
+
+    (chatrepl_home / "config.yaml").write_text(
+        f"providers:\n  fake:\n    base_api_url: {fake_server.url}\n    valid_models: [fake-chat]\n",
+        encoding="utf-8")
+    env = {"CHATREPL_HOME": str(chatrepl_home)}
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["-m", "fake/fake-chat", "-s", "Be terse.", "remember 42"], env=env,
+                stdin=io.StringIO(""), stdout=out, stderr=err) == 0
+    out = io.StringIO()
+    assert main(["--continue", "what number?"], env=env, stdin=io.StringIO(""), stdout=out,
+                stderr=err) == 0
+    sent = [r.body for r in fake_server.requests if r.path.endswith("/chat/completions")][-1]
+    assert sent["model"] == "fake-chat"
+    assert [m["content"] for m in sent["messages"]] == [
+        "Be terse.", "remember 42", "Hello from the fake server.", "what number?"]
