@@ -228,14 +228,42 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
             stderr.write(f"{PROG}: warning: {warning}\n")
         return COMMANDS[command](runtime, args, stdout)
     args = build_parser(stdout).parse_args(rest)
+    paths = resolve_paths(env, args.config)
+    if _wants_repl(args, stdin) and paths.config_file.is_file() and not (args.local or args.gguf):
+        return run_interactive(paths, env, args, stdout, stderr)
     from chatrepl.runtime import build_runtime
 
-    runtime = build_runtime(resolve_paths(env, args.config), env)
+    runtime = build_runtime(paths, env)
     for warning in runtime.warnings:
         stderr.write(f"{PROG}: warning: {warning}\n")
     from chatrepl.entry import run_chat
 
     return run_chat(runtime, args, stdin, stdout, stderr)
+
+
+def _wants_repl(args: argparse.Namespace, stdin: TextIO) -> bool:
+    """No prompt words and a terminal on stdin."""
+    isatty = getattr(stdin, "isatty", None)
+    return not args.prompt and bool(isatty and isatty())
+
+
+def run_interactive(paths: Any, env: Mapping[str, str], args: argparse.Namespace,
+                    stdout: TextIO, stderr: TextIO) -> int:
+    """The REPL with its prompt drawn first and the config stack loaded behind it.
+
+    A bad config still ends the run with its one line and exit code 2.
+    """
+    from chatrepl.repl import run_repl
+
+    def load() -> Any:
+        from chatrepl.entry import prepare_repl
+        from chatrepl.runtime import build_runtime
+
+        runtime = build_runtime(paths, env)
+        state, notices, on_ready = prepare_repl(runtime, args, stdout, stderr)
+        return state, [f"{PROG}: warning: {w}" for w in runtime.warnings] + list(notices), on_ready
+
+    return run_repl(load, history_path=paths.history_file)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,

@@ -31,12 +31,13 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from chatrepl.manager import ModelRecord, ModelSnapshot
+if TYPE_CHECKING:
+    from chatrepl.manager import ModelRecord, ModelSnapshot
 
 __all__ = [
     "MAX_COMPLETIONS",

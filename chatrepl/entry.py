@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chatrepl.chat import ChatError, ChatSession, StreamEvent
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
 from chatrepl.render import Printer, wants_color, wants_truecolor
 from chatrepl.runtime import Runtime
 from chatrepl.sessions import SessionStore
+
+if TYPE_CHECKING:
+    from chatrepl.repl import Prepared
 
 
 def _initial_model(runtime: Runtime, requested: str | None) -> tuple[str, str]:
@@ -88,12 +91,12 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     return 130 if result.interrupted else EXIT_OK
 
 
-def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
-               stdout: TextIO, stderr: TextIO, local_server: Any = None) -> int:
-    """Start discovery in the background, greet, and run the REPL loop."""
-    from chatrepl.repl import run_repl
+def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
+                 local_server: Any = None) -> Prepared:
+    """The REPL state, the lines to greet with, and the work to start once the prompt is up."""
     from chatrepl.replstate import ReplState
 
+    store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
                       truecolor=wants_truecolor(runtime.env))
     chat = _new_chat(runtime, args, store)
@@ -101,10 +104,11 @@ def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
     if chat.model:
         state.mark_used(state.current_model)
     discover = runtime.config.discovery.on_startup and not args.no_discover
+    notices: list[str] = []
     if not runtime.manager:
-        printer.line(f"No providers configured. Add one to {runtime.paths.config_file}")
-        printer.line("(see config.example.yaml or run `chatrepl init`), set a key such as"
-                     " OPENAI_API_KEY, or chat offline with --local (make install-local).")
+        notices += [f"No providers configured. Add one to {runtime.paths.config_file}",
+                    "(see config.example.yaml or run `chatrepl init`), set a key such as"
+                    " OPENAI_API_KEY, or chat offline with --local (make install-local)."]
 
     def start_background() -> None:
         """Once the prompt is on screen: discovery, the catalog, local servers."""
@@ -124,7 +128,7 @@ def start_repl(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
             local_server.wait_ready_in_background(on_done=local_ready)
         runtime.start_background_work(probe_local=discover, on_change=state.redraw)
 
-    return run_repl(state, on_ready=start_background)
+    return state, notices, start_background
 
 
 def start_local_server(runtime: Runtime, args: argparse.Namespace, stderr: TextIO) -> Any:
@@ -164,7 +168,10 @@ def run_chat(runtime: Runtime, args: argparse.Namespace, stdin: TextIO, stdout: 
             if server is not None:
                 server.ensure_ready()
             return run_one_shot(runtime, args, prompt, store, stdout, stderr)
-        return start_repl(runtime, args, store, stdout, stderr, local_server=server)
+        from chatrepl.repl import run_repl
+
+        prepared = prepare_repl(runtime, args, stdout, stderr, local_server=server)
+        return run_repl(lambda: prepared, history_path=runtime.paths.history_file)
     finally:
         if server is not None:
             server.stop()

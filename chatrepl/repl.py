@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import (
     Completer,
@@ -20,12 +23,19 @@ from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 from chatrepl.completer import ModelCommandCompleter, SlashCommandCompleter, WordListCompleter
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import ensure_private_dir
-from chatrepl.replstate import ReplState
-from chatrepl.slash_commands import REGISTRY
+
+if TYPE_CHECKING:
+    from chatrepl.replstate import ReplState
+
+# What a loader hands the loop: the state, lines to show once the prompt is up, and work to
+# start in the background.
+Prepared = tuple["ReplState", Sequence[str], Callable[[], None] | None]
 
 
 def build_completer(state: ReplState) -> Completer:
     """Slash commands, with /model names, /discover providers and /load sessions as arguments."""
+    from chatrepl.slash_commands import REGISTRY
+
     models = ModelCommandCompleter(state.runtime.manager, recent=state.recent_models,
                                    meta_for=state.model_meta)
     # Index a new snapshot off the UI thread as soon as discovery swaps it in.
@@ -82,23 +92,61 @@ def toolbar_text(state: ReplState) -> str:
     return " " + "  │  ".join(pieces)
 
 
-def make_prompt_session(state: ReplState, *, input: Any = None, output: Any = None,
-                        ) -> PromptSession[str]:
-    """The PromptSession with history, auto-suggest, threaded completion and the toolbar."""
-    history_path = state.runtime.paths.history_file
+class _StateHolder:
+    """The REPL state, which may still be loading on another thread when the prompt is drawn."""
+
+    def __init__(self) -> None:
+        self.state: ReplState | None = None
+        self.completer: Completer | None = None
+        self.error: BaseException | None = None
+        self.ready = threading.Event()
+
+    def set(self, state: ReplState) -> None:
+        self.completer = build_completer(state)
+        self.state = state
+        self.ready.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.ready.set()
+
+    def wait(self) -> ReplState:
+        """The state once loaded; the loader's error if it failed."""
+        self.ready.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.state is not None
+        return self.state
+
+    def toolbar(self) -> str:
+        return toolbar_text(self.state) if self.state is not None else " loading…"
+
+
+def _history(path: Path) -> Any:
     try:
-        ensure_private_dir(history_path.parent)
-        os.close(os.open(history_path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
-        history: Any = FileHistory(str(history_path))
+        ensure_private_dir(path.parent)
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+        return FileHistory(str(path))
     except OSError:
-        history = InMemoryHistory()
-    completer = build_completer(state)
+        return InMemoryHistory()
+
+
+def make_prompt_session(state: ReplState | _StateHolder, *, history_path: Path | None = None,
+                        input: Any = None, output: Any = None) -> PromptSession[str]:
+    """The PromptSession with history, auto-suggest, threaded completion and the toolbar."""
+    holder = state if isinstance(state, _StateHolder) else None
+    if holder is None:
+        holder = _StateHolder()
+        holder.set(state)  # type: ignore[arg-type]
+    if history_path is None:
+        assert holder.state is not None
+        history_path = holder.state.runtime.paths.history_file
     return PromptSession(
-        history=history,
+        history=_history(history_path),
         auto_suggest=AutoSuggestFromHistory(),
-        completer=ThreadedCompleter(DynamicCompleter(lambda: completer)),
+        completer=ThreadedCompleter(DynamicCompleter(lambda: holder.completer)),
         complete_while_typing=True,
-        bottom_toolbar=lambda: toolbar_text(state),
+        bottom_toolbar=holder.toolbar,
         key_bindings=key_bindings(),
         input=input,
         output=output,
@@ -107,6 +155,8 @@ def make_prompt_session(state: ReplState, *, input: Any = None, output: Any = No
 
 def handle_line(state: ReplState, line: str) -> None:
     """A slash command or a message; errors become one printed line."""
+    from chatrepl.slash_commands import REGISTRY
+
     text = line.strip()
     if not text:
         return
@@ -119,33 +169,82 @@ def handle_line(state: ReplState, line: str) -> None:
         state.printer.error(str(exc))
 
 
-def run_repl(state: ReplState, *, input: Any = None, output: Any = None,
+def run_repl(state: ReplState | Callable[[], Prepared], *, history_path: Path | None = None,
+             input: Any = None, output: Any = None,
              on_ready: Callable[[], None] | None = None) -> int:
     """Read lines until Ctrl-D or /exit; returns the exit code.
 
-    `on_ready` runs once, right after the first prompt is drawn: work started there (discovery,
-    imports on other threads) never delays the prompt.
+    `state` is the REPL state, or a loader returning (state, notices, on_ready) that runs on a
+    thread once the first prompt is drawn, so the prompt never waits for the config stack; a
+    line typed meanwhile waits for it, and a loader error (a bad config) ends the loop with it.
+    `on_ready` runs once, right after the first prompt is drawn and the state is there.
     """
-    session = make_prompt_session(state, input=input, output=output)
+    holder = _StateHolder()
+    loader = state if callable(state) else None
+    if loader is None:
+        holder.set(state)  # type: ignore[arg-type]
+    session = make_prompt_session(holder, history_path=history_path, input=input, output=output)
+    app = session.app
 
-    def redraw() -> None:
-        session.app.invalidate()
+    def show(lines: Sequence[str], printer: Any) -> None:
+        def write() -> None:
+            for line in lines:
+                printer.line(line)
 
-    state.redraw = lambda: redraw()
-    state.runtime.refresher.on_progress = redraw
-    if on_ready is not None:
-        def first_render(_app: Any) -> None:
-            session.app.after_render -= first_render
-            on_ready()
+        if lines:
+            app.loop.call_soon_threadsafe(lambda: run_in_terminal(write))  # type: ignore[union-attr]
 
-        session.app.after_render += first_render
-    while not state.should_exit:
+    def attach(loaded: ReplState, hook: Callable[[], None] | None) -> None:
+        loaded.redraw = app.invalidate
+        loaded.runtime.refresher.on_progress = app.invalidate
+        if hook is not None:
+            hook()
+        app.invalidate()
+
+    def stop_with(error: BaseException) -> None:
+        if app.is_running and app.future is not None and not app.future.done():
+            app.exit(exception=error)
+
+    def load() -> None:
+        assert loader is not None
+        try:
+            loaded, notices, hook = loader()
+        except BaseException as exc:  # handed to the main thread, which reports it
+            holder.fail(exc)
+            loop = app.loop
+            if loop is not None:
+                loop.call_soon_threadsafe(stop_with, exc)
+            return
+        holder.set(loaded)
+        show(notices, loaded.printer)
+        attach(loaded, hook or on_ready)
+        if app.loop is not None:
+            app.loop.call_soon_threadsafe(complete_typed_command)
+
+    def complete_typed_command() -> None:
+        """A command typed while loading gets its completions now that they can be made."""
+        buffer = app.current_buffer
+        if buffer.text.startswith("/"):
+            buffer.start_completion(select_first=False)
+
+    def first_render(_app: Any) -> None:
+        app.after_render -= first_render
+        if loader is not None:
+            threading.Thread(target=load, name="chatrepl-load", daemon=True).start()
+        else:
+            attach(holder.wait(), on_ready)
+
+    app.after_render += first_render
+    loaded: ReplState | None = None
+    while loaded is None or not loaded.should_exit:
         try:
             line = session.prompt("› ")
         except KeyboardInterrupt:
             continue
         except EOFError:
             break
-        handle_line(state, line)
-    state.runtime.refresher.on_progress = None
+        loaded = holder.wait()
+        handle_line(loaded, line)
+    if holder.ready.is_set() and holder.state is not None:
+        holder.state.runtime.refresher.on_progress = None
     return 0

@@ -37,6 +37,9 @@ def test_complete_switch_chat_interrupt_and_exit(configured_home: Path, fake_ser
     child = _spawn(configured_home)
     try:
         child.expect("›")
+        child.send("/model\r")  # answered once the config has loaded behind the prompt
+        child.expect("model: fake/fake-chat")
+        child.expect("›")
         child.send("/model larg")
         child.send("\t")
         child.expect("fake/fake-large-model")  # the completion menu (or the completed text)
@@ -66,3 +69,32 @@ def test_complete_switch_chat_interrupt_and_exit(configured_home: Path, fake_ser
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+def test_bad_config_in_the_repl_exits_2_with_one_line(chatrepl_home: Path) -> None:
+    (chatrepl_home / "config.yaml").write_text(
+        "providers:\n  x:\n    base_urll: http://127.0.0.1:9/v1\n", encoding="utf-8")
+    child = _spawn(chatrepl_home)
+    try:
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 2
+    assert "config.yaml:3: providers.x.base_urll: unknown key; did you mean 'base_url'?" in child.before
+    assert "Traceback" not in child.before
+
+
+def test_typing_before_the_config_has_loaded_is_not_lost(configured_home: Path, fake_server) -> None:
+    fake_server.behavior.chat_reply = "got it"
+    child = _spawn(configured_home)
+    try:
+        child.send("early bird\r")  # typed at once, possibly before the config is loaded
+        child.expect("got it")
+        child.expect("›")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    sent = [r.body for r in fake_server.requests if r.path.endswith("/chat/completions")]
+    assert sent[-1]["messages"][-1] == {"role": "user", "content": "early bird"}
