@@ -115,9 +115,19 @@ class Series:
         return percentile([t for samples in self.rounds for t in samples], q) * 1000
 
 
-def cheap_meta(record: ModelRecord) -> str:
-    """Stands in for catalog facts: a short formatted string per shown record."""
-    return f"{len(record.long) * 4}k · ${len(record.provider) / 10:.2f}/${len(record.short) / 5:.2f}"
+def catalog_meta() -> Callable[[ModelRecord], str]:
+    """The real menu facts: models.dev catalog lookups (loaded before timing, as the REPL loads
+    it in the background), e.g. `128k · $0.15/$0.60 · tools vision`."""
+    from chatrepl.catalog import Catalog
+
+    catalog = Catalog()
+    len(catalog)
+
+    def meta_for(record: ModelRecord) -> str:
+        info = catalog.lookup(record.provider, record.long)
+        return info.short_facts() if info else ""
+
+    return meta_for
 
 
 def measure(label: str, ids: dict[str, list[str]], rounds: int,
@@ -170,12 +180,13 @@ def measure(label: str, ids: dict[str, list[str]], rounds: int,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--meta", action="store_true", help="pass a cheap meta_for to our completer")
+    parser.add_argument("--meta", action="store_true",
+                        help="show catalog facts (context, price, capabilities) in the menu meta")
     parser.add_argument("--rounds", type=int, default=3, help="times the keystrokes are typed (default 3)")
     args = parser.parse_args(argv)
 
     ids = models_dev_ids()
-    meta_for = cheap_meta if args.meta else None
+    meta_for = catalog_meta() if args.meta else None
     rows = [
         measure("4.8k", ids, args.rounds, meta_for),
         measure("48k", scaled(ids, COPIES), args.rounds, meta_for),
