@@ -131,8 +131,8 @@ def cmd_models(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_info(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
-    from chatrepl.catalog import info_json
     from chatrepl.manager import ModelRecord
+    from chatrepl.modelinfo import info_json
     from chatrepl.modelquery import info_card
 
     provider, long = runtime.manager.resolve(args.model)

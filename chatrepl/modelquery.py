@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chatrepl.catalog import ModelInfo, format_context, info_json, matches_filters
 from chatrepl.manager import ModelRecord
+from chatrepl.modelinfo import ModelInfo, format_context, info_json, matches_filters
 
 
 @dataclass(frozen=True)

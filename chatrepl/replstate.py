@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatrepl.catalog import format_cost
 from chatrepl.chat import ChatError, ChatSession, StreamEvent, TurnResult
 from chatrepl.errors import ChatReplError, StateError
+from chatrepl.modelinfo import format_cost
 from chatrepl.render import Printer
 from chatrepl.runtime import Runtime
 from chatrepl.sessions import SessionStore

@@ -8,11 +8,12 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chatrepl.catalog import Catalog, ModelInfo
+from chatrepl.catalog import Catalog
 from chatrepl.config import Config, load_config
 from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
 from chatrepl.fsutil import sweep_stale_temp_files
 from chatrepl.manager import ModelRecord, ProviderManager
+from chatrepl.modelinfo import ModelInfo
 from chatrepl.paths import Paths
 from chatrepl.presets import merge_presets
 from chatrepl.state import DiscoveredStore
