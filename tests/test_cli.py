@@ -279,3 +279,29 @@ def test_subprocess_entry_points(chatrepl_home: Path, tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert broken.returncode == 2
     assert broken.stderr.startswith(f"chatrepl: {config}:") and "Traceback" not in broken.stderr
+
+
+def test_init_writes_a_loadable_config_once(chatrepl_home: Path) -> None:
+    env = {"CHATREPL_HOME": str(chatrepl_home), "GROQ_API_KEY": "gsk-test-0123456789"}
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["init"], env=env, stdout=out, stderr=err) == 0
+    target = chatrepl_home / "config.yaml"
+    written = target.read_bytes()
+    code, listing, _ = run(["providers", "--json"], chatrepl_home, extra_env=env)
+    assert code == 0 and [row["provider"] for row in json.loads(listing)] == ["groq"]
+    err = io.StringIO()
+    assert main(["init"], env=env, stdout=io.StringIO(), stderr=err) == 2
+    assert "already exists" in err.getvalue() and target.read_bytes() == written
+
+
+def test_presets_need_no_config_and_a_config_entry_wins(chatrepl_home: Path, write_config) -> None:
+    env = {"CHATREPL_HOME": str(chatrepl_home), "DEEPSEEK_API_KEY": "sk-test-0123456789",
+           "MISTRAL_API_KEY": "sk-test-9876543210"}
+    code, listing, _ = run(["providers", "--json"], chatrepl_home, extra_env=env)
+    rows = {row["provider"]: row for row in json.loads(listing)}
+    assert code == 0 and set(rows) == {"deepseek", "mistral"}
+    assert rows["deepseek"]["base_url"] == "https://api.deepseek.com/v1"
+    write_config("providers:\n  deepseek:\n    base_api_url: http://127.0.0.1:1/v1\n")
+    code, listing, _ = run(["providers", "--json"], chatrepl_home, extra_env=env)
+    rows = {row["provider"]: row for row in json.loads(listing)}
+    assert rows["deepseek"]["base_url"] == "http://127.0.0.1:1/v1" and "mistral" in rows
