@@ -246,6 +246,12 @@ _EXPANDED_FIELDS = ("base_api_url", "base_url", "name", "api_key_env", "catalog_
 _EXPANDED_TOP = ("default_model", "system_prompt")
 
 
+def dotted_path(loc: tuple[Any, ...]) -> str:
+    """`providers.openai.base_api_url`; a part that is not a plain word is quoted (one line)."""
+    return ".".join(str(p) if str(p).isprintable() and " " not in str(p) and str(p)
+                    else repr(str(p)) for p in loc)
+
+
 def _known_fields(parent: tuple[Any, ...]) -> list[str]:
     key = ".".join("*" if i == 1 and parent[0] == "providers" else str(p)
                    for i, p in enumerate(parent))
@@ -305,7 +311,7 @@ def _expand_strings(document: YamlDocument, env: Mapping[str, str]) -> None:
             expanded, missing = expand_vars(value, env)
             if missing:
                 raise ConfigError(
-                    f"{document.where(path)}: {'.'.join(map(str, path))}: environment variable"
+                    f"{document.where(path)}: {dotted_path(path)}: environment variable"
                     f" {missing[0]} is not set; export it or write the value in the file"
                 )
             container[key] = expanded
@@ -362,6 +368,6 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
     except ValidationError as exc:
         first = min(exc.errors(), key=_error_rank)
         loc = _error_loc(first)
-        dotted = ".".join(map(str, loc)) or "(top level)"
+        dotted = dotted_path(loc) or "(top level)"
         raise ConfigError(f"{document.where(loc)}: {dotted}: {_describe_error(first)}") from None
     return config.model_copy(update={"source": path})

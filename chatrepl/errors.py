@@ -15,7 +15,8 @@ class ChatReplError(Exception):
     exit_code = EXIT_FAILURE
 
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else self.__class__.__name__
+        text = str(self.args[0]) if self.args else self.__class__.__name__
+        return " ".join(text.splitlines())  # always one line
 
 
 class UsageError(ChatReplError):

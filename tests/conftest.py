@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -22,7 +24,7 @@ def chatrepl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("CHATREPL_HOME", str(home))
     monkeypatch.delenv("CHATREPL_CONFIG", raising=False)
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.endswith("_API_KEY") or name.startswith("OPENAI_"):
             monkeypatch.delenv(name, raising=False)
     return home
@@ -49,3 +51,10 @@ def write_config(chatrepl_home: Path):
         return path
 
     return write
+
+
+# CI runs each property test on the same examples every time (a red CI is then a real change);
+# locally every run explores new examples.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

@@ -335,3 +335,13 @@ def test_empty_config_object() -> None:
     config = Config()
     assert config.providers == {}
     assert config.discovery.ttl_seconds == 300
+
+
+def test_a_key_with_a_newline_is_reported_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text('discovery:\n  "\\n": null\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:2: discovery.'\\n': unknown key")
