@@ -21,7 +21,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -30,7 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from common import fake_servers  # noqa: E402
 from fakeserver import FakeOpenAIServer  # noqa: E402
 
 from chatrepl.config import DiscoverySettings  # noqa: E402
@@ -130,18 +131,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (median kept)")
     args = parser.parse_args()
 
-    servers: list[FakeOpenAIServer] = []
-    try:
-        servers = [FakeOpenAIServer().start() for _ in range(PROVIDERS + 1)]
-        with tempfile.TemporaryDirectory(prefix="chatrepl-bench-") as state:
-            rows = [bench_discovery(servers[:PROVIDERS], Path(state), args.rounds),
-                    bench_validation(servers[PROVIDERS], Path(state), args.rounds)]
-    finally:
-        stoppers = [threading.Thread(target=server.stop) for server in servers]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join(timeout=10)
+    with fake_servers(PROVIDERS + 1) as servers, \
+            tempfile.TemporaryDirectory(prefix="chatrepl-bench-") as state:
+        rows = [bench_discovery(servers[:PROVIDERS], Path(state), args.rounds),
+                bench_validation(servers[PROVIDERS], Path(state), args.rounds)]
 
     print(f"model discovery ({args.rounds} rounds, medians)")
     print_table(rows)

@@ -164,14 +164,8 @@ class _Reply:
             if isinstance(finish, str) and finish:
                 self.finish_reason = finish
             delta = _get(choice, "delta")
-            if delta is None:
-                continue
-            thought = _reasoning_of(delta)
-            if thought:
-                self._emit("reasoning", thought)
-            content = _get(delta, "content")
-            if isinstance(content, str) and content:
-                self._emit("content", content)
+            if delta is not None:
+                self._emit_parts(delta)
 
     def add_completion(self, data: Mapping[str, Any]) -> None:
         """A whole (non-streamed) chat completion, as from a server that ignored `stream`."""
@@ -181,10 +175,14 @@ class _Reply:
         choice = choices[0] if isinstance(choices, list) and choices else {}
         message = _get(choice, "message") or {}
         self.finish_reason = _get(choice, "finish_reason") or "stop"
-        thought = _reasoning_of(message)
+        self._emit_parts(message)
+
+    def _emit_parts(self, part: Any) -> None:
+        """Reasoning, then answer text, of a delta or a whole message."""
+        thought = _reasoning_of(part)
         if thought:
             self._emit("reasoning", thought)
-        content = _get(message, "content")
+        content = _get(part, "content")
         if isinstance(content, str) and content:
             self._emit("content", content)
 

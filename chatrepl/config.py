@@ -224,14 +224,9 @@ class Config(_Strict):
             return {}
         if not isinstance(value, dict):
             return value
-        out: dict[Any, Any] = {}
-        for key, entry in value.items():
-            if not isinstance(key, str) or not _PROVIDER_ID_PATTERN.match(key):
-                raise ValueError(
-                    f"provider name {key!r} must be letters, digits, '.', '_' or '-' (no '/')"
-                )
-            out[key] = {**entry, "id": key} if isinstance(entry, dict) else entry
-        return out
+        # Names are checked by load_config (_check_provider_names), which knows their lines.
+        return {key: {**entry, "id": key} if isinstance(entry, dict) else entry
+                for key, entry in value.items()}
 
 
 # Fields a user may write at each place in the file, for "did you mean" hints.
