@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -24,6 +23,8 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
 
     A reader sees the old or the new file, never a mix; on an error the old file stays.
     """
+    import tempfile  # on first write, not at start-up
+
     ensure_private_dir(path.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -6,9 +6,9 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from chatrepl.catalog import Catalog
 from chatrepl.config import Config, load_config
 from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
 from chatrepl.fsutil import sweep_stale_temp_files
@@ -17,6 +17,9 @@ from chatrepl.modelinfo import ModelInfo
 from chatrepl.paths import Paths
 from chatrepl.presets import merge_presets
 from chatrepl.state import DiscoveredStore
+
+if TYPE_CHECKING:
+    from chatrepl.catalog import Catalog
 
 
 @dataclass
@@ -29,8 +32,22 @@ class Runtime:
     manager: ProviderManager
     discovery: ModelDiscoveryService
     refresher: DiscoveryRefresher
-    catalog: Catalog
     warnings: tuple[str, ...] = ()
+    _catalog: Catalog | None = field(default=None, repr=False)
+    _catalog_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The model catalog, made on first use (one-shot runs never pay for it)."""
+        if self._catalog is not None:
+            return self._catalog
+        with self._catalog_lock:
+            if self._catalog is None:
+                from chatrepl.catalog import Catalog
+
+                self._catalog = Catalog.from_settings(self.config.catalog,
+                                                      self.paths.catalog_cache_file)
+            return self._catalog
 
     def model_info(self, provider_id: str, model: str) -> ModelInfo | None:
         """Catalog facts for one model of one provider (None when the catalog has none)."""
@@ -91,6 +108,5 @@ def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = F
     service = ModelDiscoveryService(manager, env, config.discovery,
                                     DiscoveredStore(paths.discovered_file))
     refresher = DiscoveryRefresher(service, synchronous=synchronous)
-    catalog = Catalog.from_settings(config.catalog, paths.catalog_cache_file)
-    return Runtime(env, paths, config, manager, service, refresher, catalog,
+    return Runtime(env, paths, config, manager, service, refresher,
                    tuple(config_warnings(config)))
