@@ -33,6 +33,7 @@ from chatrepl.clients import describe_api_error, make_client, redact
 from chatrepl.config import ChatSettings, ProviderConfig
 from chatrepl.errors import ChatReplError, ProviderError, StateError
 from chatrepl.manager import ProviderManager
+from chatrepl.streamchunks import iter_chunks
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -303,7 +304,7 @@ class ChatSession:
                     if self._is_plain_json(stream):
                         reply.add_completion(self._read_json(stream, provider))
                     else:
-                        for chunk in stream:
+                        for chunk in iter_chunks(stream):
                             reply.add_chunk(chunk)
                             if cancel is not None and cancel.is_set():
                                 reply.interrupted = True
@@ -317,6 +318,9 @@ class ChatSession:
             except json.JSONDecodeError as exc:  # a `data:` line that is not JSON
                 raise self._failure(provider, f"sent a malformed reply ({exc.__class__.__name__}); "
                                     "try again", reply.text) from None
+            except _transport_error_types() as exc:  # a read error the SDK did not wrap
+                raise self._failure(provider, f"lost the connection in the middle of the reply "
+                                    f"({exc.__class__.__name__}); try again", reply.text) from None
         finally:
             self._close(stream, client)
 

@@ -16,7 +16,7 @@ from typing import Any
 # Values for Behavior.models_fault and Behavior.chat_fault.
 MODELS_FAULTS = ("bare_array", "data_null", "html_200", "malformed", "no_object_fields",
                  "models_key")
-CHAT_FAULTS = ("error_event", "reset_mid_stream", "never_end", "no_done", "plain_json",
+CHAT_FAULTS = ("error_event", "error_event_text", "reset_mid_stream", "never_end", "no_done", "plain_json",
                "reject_stream_options", "empty_choices", "reasoning")
 
 
@@ -201,6 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if index == len(words) // 2:
                     if fault == "error_event":
                         event({"error": {"message": "upstream model crashed", "code": 500}})
+                        return
+                    if fault == "error_event_text":
+                        event({"error": "overloaded, slow down"})
                         return
                     if fault == "reset_mid_stream":
                         self.connection.shutdown(2)

@@ -1,0 +1,72 @@
+"""iter_chunks: chunks off a real SDK stream from the loopback server, as plain JSON data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from fakeserver import FakeOpenAIServer
+
+from chatrepl.streamchunks import iter_chunks
+
+
+def _stream(server: FakeOpenAIServer) -> Any:
+    client = openai.OpenAI(base_url=server.url, api_key="not-needed", max_retries=0)
+    return client.chat.completions.create(model="fake-chat", stream=True,
+                                          messages=[{"role": "user", "content": "hi"}])
+
+
+class _PublicIterationOnly:
+    """An SDK stream seen only through its public iteration (as in an SDK without
+    `Stream._iter_events`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._stream)
+
+
+def _content(chunk: Any) -> str:
+    if isinstance(chunk, dict):
+        choices = chunk.get("choices") or [{}]
+        return choices[0].get("delta", {}).get("content") or ""
+    return (chunk.choices[0].delta.content or "") if chunk.choices else ""
+
+
+def test_chunks_are_plain_dicts_and_stop_at_done(fake_server: FakeOpenAIServer) -> None:
+    stream = _stream(fake_server)
+    chunks = list(iter_chunks(stream))
+
+    assert all(isinstance(chunk, dict) for chunk in chunks)
+    assert "".join(_content(c) for c in chunks) == fake_server.behavior.chat_reply
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert stream.response.is_closed
+
+
+def test_an_sdk_without_iter_events_is_read_through_its_own_iteration(
+        fake_server: FakeOpenAIServer) -> None:
+    chunks = list(iter_chunks(_PublicIterationOnly(_stream(fake_server))))
+
+    assert chunks and not any(isinstance(chunk, dict) for chunk in chunks)
+    assert "".join(_content(c) for c in chunks) == fake_server.behavior.chat_reply
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ("error_event", "upstream model crashed"),
+    ("error_event_text", "An error occurred during streaming"),
+])
+def test_an_error_event_raises_the_sdks_api_error(fake_server: FakeOpenAIServer, fault: str,
+                                                  message: str) -> None:
+    fake_server.behavior.chat_fault = fault
+    stream = _stream(fake_server)
+    received: list[str] = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in iter_chunks(stream):
+            received.append(_content(chunk))
+
+    assert caught.value.message == message
+    assert "".join(received) == "Hello from the "
+    assert stream.response.is_closed
