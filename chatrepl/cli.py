@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, TextIO
 
 from chatrepl.__version__ import VERSION
@@ -109,6 +109,8 @@ def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
 
 
 def _stamp(ts: float | None) -> str:
+    from datetime import datetime
+
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "never"
 
 
@@ -229,11 +231,19 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
         return COMMANDS[command](runtime, args, stdout)
     args = build_parser(stdout).parse_args(rest)
     paths = resolve_paths(env, args.config)
-    if _wants_repl(args, stdin) and paths.config_file.is_file() and not (args.local or args.gguf):
+    wants_repl = _wants_repl(args, stdin)
+    if wants_repl and paths.config_file.is_file() and not (args.local or args.gguf):
         return run_interactive(paths, env, args, stdout, stderr)
-    from chatrepl.runtime import build_runtime
+    from chatrepl.gcpause import collector_paused
 
-    runtime = build_runtime(paths, env)
+    with collector_paused() if not wants_repl else contextlib.nullcontext():
+        from chatrepl.runtime import build_runtime
+
+        runtime = build_runtime(paths, env)
+        if not wants_repl:  # a one-shot reply: the SDK now, while the collector is paused
+            from chatrepl.clients import import_sdk
+
+            import_sdk()
     for warning in runtime.warnings:
         stderr.write(f"{PROG}: warning: {warning}\n")
     from chatrepl.entry import run_chat

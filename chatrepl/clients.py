@@ -59,6 +59,11 @@ def redacted_key(key: str) -> str:
     return f"{prefix}…{key[-4:]}" if len(key) > 8 else "…"
 
 
+def import_sdk() -> None:
+    """Import the SDK and its chat resource now rather than at the first request."""
+    import openai.resources.chat.completions  # noqa: F401
+
+
 def make_client(provider: ProviderConfig, env: Mapping[str, str], *, timeout: float,
                 connect_timeout: float | None = None, max_retries: int = 2) -> OpenAI:
     """An SDK client for `provider`; ProviderError when it has no usable key."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -163,6 +162,8 @@ class ProviderManager(Mapping[str, ProviderConfig]):
             by_key.setdefault(record.scoped_lower, record.scoped)
             by_key.setdefault(record.long.lower(), record.scoped)
             by_key.setdefault(record.short_lower, record.scoped)
+        import difflib  # only when a name is not found
+
         close = difflib.get_close_matches(folded, list(by_key), n=limit * 3, cutoff=0.5)
         if not close:
             close = [key for key in by_key if folded in key][: limit * 3]

@@ -7,9 +7,11 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from chatrepl.markdown_stream import MarkdownStream
+if TYPE_CHECKING:
+    from chatrepl.markdown_stream import MarkdownStream
+
 
 DIM, RED, YELLOW, RESET = "\x1b[2m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
 # Streamed text is written at once when nothing was written for this long, else gathered and
@@ -48,9 +50,12 @@ class Printer:
         self._held_lock = threading.Lock()
         self._last_flush = 0.0
         self._timer: threading.Timer | None = None
-        self._markdown = (MarkdownStream(self._stream, width=self._columns,
-                                         color_system="truecolor" if truecolor else "256")
-                          if color and markdown else None)
+        self._markdown: MarkdownStream | None = None
+        if color and markdown:
+            from chatrepl.markdown_stream import MarkdownStream
+
+            self._markdown = MarkdownStream(self._stream, width=self._columns,
+                                            color_system="truecolor" if truecolor else "256")
 
     def _columns(self) -> int:
         try:

@@ -13,13 +13,13 @@ from chatrepl.config import Config, load_config
 from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
 from chatrepl.fsutil import sweep_stale_temp_files
 from chatrepl.manager import ModelRecord, ProviderManager
-from chatrepl.modelinfo import ModelInfo
 from chatrepl.paths import Paths
 from chatrepl.presets import merge_presets
 from chatrepl.state import DiscoveredStore
 
 if TYPE_CHECKING:
     from chatrepl.catalog import Catalog
+    from chatrepl.modelinfo import ModelInfo
 
 
 @dataclass

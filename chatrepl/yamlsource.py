@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 from collections.abc import Iterable
@@ -49,6 +48,8 @@ class YamlDocument:
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to `word`, if any is close."""
+    import difflib  # only when there is something to suggest
+
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
