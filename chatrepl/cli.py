@@ -221,14 +221,16 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
     command, rest = _split_command(argv)
     if command is not None:
         args = build_command_parser(command, stdout).parse_args(rest)
+        from chatrepl.gcpause import collector_paused
         from chatrepl.runtime import build_runtime  # after parsing: --help stays fast
 
         if command == "init":
             return cmd_init(resolve_paths(env, args.config), env, stdout)
-        runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
-        for warning in runtime.warnings:
-            stderr.write(f"{PROG}: warning: {warning}\n")
-        return COMMANDS[command](runtime, args, stdout)
+        with collector_paused():  # a short run that builds long-lived data: no collections
+            runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
+            for warning in runtime.warnings:
+                stderr.write(f"{PROG}: warning: {warning}\n")
+            return COMMANDS[command](runtime, args, stdout)
     args = build_parser(stdout).parse_args(rest)
     paths = resolve_paths(env, args.config)
     wants_repl = _wants_repl(args, stdin)

@@ -66,3 +66,14 @@ def test_a_config_error_in_one_shot_turns_the_collector_back_on(write_config,
 
     assert code == 2 and "config.yaml" in err.getvalue()
     assert gc.isenabled()
+
+
+def test_a_command_turns_the_collector_back_on(write_config, chatrepl_home: Path) -> None:
+    write_config("providers:\n  fake:\n    base_url: http://127.0.0.1:9/v1\n"
+                 "    valid_models: [fake-chat]\n")
+    out = io.StringIO()
+    code = main(["models"], env={"CHATREPL_HOME": str(chatrepl_home)}, stdout=out,
+                stderr=io.StringIO())
+
+    assert code == 0 and "fake/fake-chat" in out.getvalue()
+    assert gc.isenabled()
