@@ -106,6 +106,8 @@ class ReplState:
         if not self.chat.model:
             self.printer.error("no model selected; pick one with /model NAME (Tab completes)")
             return None
+        if not self._local_server_ready():
+            return None
 
         def on_event(event: StreamEvent) -> None:
             if event.kind == "reasoning":
@@ -131,6 +133,27 @@ class ReplState:
         self.autosave()
         self.redraw()
         return result
+
+    def _local_server_ready(self) -> bool:
+        """False when the chat is on the local server and it cannot answer: still loading (this
+        waits for it; Ctrl-C stops waiting), failed or stopped. The reason is printed."""
+        server = self.local_server
+        if server is None or server.state == "ready":
+            return True
+        from chatrepl.localserver import PROVIDER_ID
+
+        if self.chat.provider != PROVIDER_ID:
+            return True
+        if server.state == "loading":
+            self.printer.info("waiting for the local model to load… (Ctrl-C stops waiting)")
+            try:
+                if server.wait_ready():
+                    return True
+            except KeyboardInterrupt:
+                self.printer.info("[interrupted]")
+                return False
+        self.printer.error(server.failure_reason())
+        return False
 
     def _forget_model(self, provider_id: str, model: str) -> None:
         """Mark a model the provider says does not exist as invalid, and suggest others."""

@@ -233,8 +233,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, prefix: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, prefix: str, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.prefix = prefix
         self.behavior = Behavior()
         self.seen: list[SeenRequest] = []
@@ -245,8 +245,8 @@ class _Server(ThreadingHTTPServer):
 class FakeOpenAIServer:
     """Start with `start()` (or as a context manager); `url` is the base URL with `/v1`."""
 
-    def __init__(self, prefix: str = "/v1") -> None:
-        self._server = _Server(prefix)
+    def __init__(self, prefix: str = "/v1", port: int = 0) -> None:
+        self._server = _Server(prefix, port)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
                                         name="fake-openai-server", daemon=True)
 

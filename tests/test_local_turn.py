@@ -1,0 +1,106 @@
+"""A REPL turn on the local model while its server is still loading waits for it.
+
+The "server" is the loopback fake OpenAI server started by LocalServer in a child process. It
+answers 503 to everything until a FIFO (the gate) is written to: loading, as llama.cpp's
+server is for its first second or so.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from chatrepl.chat import ChatSession, TurnResult
+from chatrepl.localserver import LocalServer
+from chatrepl.paths import resolve_paths
+from chatrepl.render import Printer
+from chatrepl.replstate import ReplState
+from chatrepl.runtime import build_runtime
+from chatrepl.sessions import SessionStore
+
+TESTS = Path(__file__).resolve().parent
+WAIT = 20.0
+GATED_SERVER = r'''
+import sys, threading
+sys.path.insert(0, sys.argv[1])
+from fakeserver import FakeOpenAIServer
+port, gate = int(sys.argv[2]), sys.argv[3]
+server = FakeOpenAIServer(port=port).start()
+server.behavior.models = ["standin-model"]
+server.behavior.models_status = server.behavior.chat_status = 503  # loading
+with open(gate) as opened:
+    opened.readline()
+server.behavior.models_status = server.behavior.chat_status = 200
+threading.Event().wait()
+'''
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Path:
+    path = tmp_path / "gate"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.fixture
+def server(tmp_path: Path, gate: Path):
+    script = tmp_path / "gated_server.py"
+    script.write_text(GATED_SERVER, encoding="utf-8")
+    local = LocalServer(None, tmp_path / "server.log", handle_signals=False,
+                        python_args=lambda host, port: [str(script), str(TESTS), str(port),
+                                                        str(gate)])
+    with local:
+        yield local
+
+
+def _state(home: Path, server: LocalServer) -> tuple[ReplState, io.StringIO]:
+    # No retries: a request sent while the server is loading would fail, not be retried later.
+    (home / "config.yaml").write_text("chat: {max_retries: 0}\nproviders: {}\n",
+                                      encoding="utf-8")
+    env = {"CHATREPL_HOME": str(home)}
+    paths = resolve_paths(env)
+    runtime = build_runtime(paths, env, synchronous=True)
+    runtime.discovery.add_providers({"local": server.provider_config()})
+    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="local",
+                       model="standin-model")
+    out = io.StringIO()
+    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
+                      Printer(out), local_server=server)
+    return state, out
+
+
+def test_a_turn_typed_while_loading_waits_and_is_answered(chatrepl_home: Path,
+                                                         server: LocalServer, gate: Path) -> None:
+    state, out = _state(chatrepl_home, server)
+    results: list[TurnResult | None] = []
+    turn = threading.Thread(target=lambda: results.append(state.run_turn("hi")))
+    turn.start()
+    assert not server.wait_ready(0.3, poll=0.05)  # still loading: the turn is waiting
+    assert server.state == "loading" and turn.is_alive()
+
+    with open(gate, "w") as opened:
+        opened.write("go\n")
+    turn.join(WAIT)
+
+    assert not turn.is_alive()
+    assert results[0] is not None, out.getvalue()
+    assert results[0].text == "Hello from the fake server."
+    assert "waiting for the local model to load" in out.getvalue()
+    assert state.chat.messages[-1] == {"role": "assistant", "content": "Hello from the fake server."}
+    assert state.store.load_autosave()["messages"] == state.chat.messages
+
+
+def test_a_turn_on_a_server_that_died_says_why_and_keeps_the_conversation(
+        chatrepl_home: Path, server: LocalServer) -> None:
+    state, out = _state(chatrepl_home, server)
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGKILL)
+
+    assert state.run_turn("hi") is None
+    assert "error: the local server" in out.getvalue()
+    assert state.chat.messages == []
