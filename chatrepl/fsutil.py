@@ -46,6 +46,27 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
             os.close(dir_fd)
 
 
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `.NAME.lock` beside `path` (other processes wait for it).
+
+    The lock is advisory (flock) and ends with the process, so a killed holder never leaves it
+    taken. Where flock does not exist, the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    ensure_private_dir(path.parent)
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Replace `path` with `data` so a reader sees the old or the new file, never a mix."""
     with atomic_file(path) as handle:

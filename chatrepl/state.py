@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatrepl.config import ProviderConfig
-from chatrepl.fsutil import write_atomic
+from chatrepl.fsutil import locked, write_atomic
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,28 @@ class DiscoveredStore:
             return {}
 
     def save(self, entries: Mapping[str, DiscoveredModels]) -> None:
-        payload = {
-            "providers": {
-                pid: {
-                    "name": found.name or pid,
-                    "base_api_url": found.base_api_url,
-                    "valid_models": {m: m for m in found.chat_models},
-                    "invalid_models": list(found.invalid_models),
-                }
-                for pid, found in sorted(entries.items())
-            },
-            "discovered_at": {pid: found.discovered_at for pid, found in sorted(entries.items())},
-        }
-        write_atomic(self.path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+        """Write `entries` merged into the file as it is now: per provider, the later discovery
+        wins, so processes discovering at the same time keep each other's providers."""
+        with locked(self.path):
+            merged = self.load()
+            for pid, found in entries.items():
+                current = merged.get(pid)
+                if current is None or found.discovered_at >= current.discovered_at:
+                    merged[pid] = found
+            write_atomic(self.path, _dump(merged))
+
+
+def _dump(entries: Mapping[str, DiscoveredModels]) -> str:
+    payload = {
+        "providers": {
+            pid: {
+                "name": found.name or pid,
+                "base_api_url": found.base_api_url,
+                "valid_models": {m: m for m in found.chat_models},
+                "invalid_models": list(found.invalid_models),
+            }
+            for pid, found in sorted(entries.items())
+        },
+        "discovered_at": {pid: found.discovered_at for pid, found in sorted(entries.items())},
+    }
+    return json.dumps(payload, indent=1, ensure_ascii=False) + "\n"

@@ -594,3 +594,37 @@ def test_refresh_from_a_callback_runs_next(fake_server: FakeOpenAIServer,
 ])
 def test_parse_models_reply(body: str, ids: list[str] | None) -> None:
     assert parse_models_reply(body, "application/json") == ids
+
+
+def test_two_processes_discovering_keep_each_others_providers(
+        servers: list[FakeOpenAIServer], chatrepl_home: Path) -> None:
+    """Each run holds the state it loaded at start; a save merges into the file as it is now."""
+    providers = {f"p{i}": {"base_url": s.url} for i, s in enumerate(servers[:2])}
+    servers[0].behavior.models, servers[1].behavior.models = ["old-0"], ["old-1"]
+    _, earlier = make_service(providers, chatrepl_home, clock=lambda: 1000.0)
+    assert all(r.ok for r in earlier.discover_all())
+
+    _, first = make_service(providers, chatrepl_home, clock=lambda: 2000.0)
+    _, second = make_service(providers, chatrepl_home, clock=lambda: 3000.0)
+    servers[0].behavior.models, servers[1].behavior.models = ["new-0"], ["new-1"]
+    assert second.discover_models("p1", force_refresh=True).ok  # saves p1 new, p0 as loaded
+    assert first.discover_models("p0", force_refresh=True).ok  # saves p0 new, p1 as loaded
+
+    saved = DiscoveredStore(state_file(chatrepl_home)).load()
+    assert {pid: found.chat_models for pid, found in saved.items()} == {
+        "p0": ("new-0",), "p1": ("new-1",)}
+    assert (saved["p0"].discovered_at, saved["p1"].discovered_at) == (2000.0, 3000.0)
+
+
+def test_a_later_discovery_on_disk_is_not_replaced_by_an_older_one(
+        fake_server: FakeOpenAIServer, chatrepl_home: Path) -> None:
+    providers = {"fake": {"base_url": fake_server.url}}
+    _, older = make_service(providers, chatrepl_home, clock=lambda: 1000.0)
+    _, newer = make_service(providers, chatrepl_home, clock=lambda: 2000.0)
+    fake_server.behavior.models = ["newer-model"]
+    assert newer.discover_models("fake").ok
+    fake_server.behavior.models = ["older-model"]
+    assert older.discover_models("fake").ok
+
+    saved = DiscoveredStore(state_file(chatrepl_home)).load()
+    assert saved["fake"].chat_models == ("newer-model",)
