@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -44,6 +45,27 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def read_at_most(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of `path` (one more than allowed shows it is too long).
+
+    Opened without blocking, so a named pipe nobody writes to reads as empty instead of hanging;
+    a pipe with a writer (`--config <(decrypt config.yaml)`) is read to its end or the limit.
+    IsADirectoryError for a directory.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise IsADirectoryError(path)
+        os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        return handle.read(limit + 1)
 
 
 @contextlib.contextmanager

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from chatrepl.errors import StateError
-from chatrepl.fsutil import write_atomic
+from chatrepl.fsutil import read_at_most, write_atomic
 
 SUFFIX = ".json"
+MAX_SESSION_BYTES = 64 * 1024 * 1024  # a long conversation is a few MB
 _MAX_NAME = 120
 
 
@@ -117,13 +118,18 @@ class SessionStore:
     @staticmethod
     def _read(path: Path) -> dict[str, Any]:
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = read_at_most(path, MAX_SESSION_BYTES)
         except IsADirectoryError:
             raise StateError(f"{path}: is a directory, not a session file") from None
-        except UnicodeDecodeError:
-            raise StateError(f"{path}: not a session file (not UTF-8 text)") from None
         except OSError as exc:
             raise StateError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if len(raw) > MAX_SESSION_BYTES:
+            raise StateError(f"{path}: larger than {MAX_SESSION_BYTES // (1024 * 1024)} MB;"
+                             " not a session file chatrepl wrote")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise StateError(f"{path}: not a session file (not UTF-8 text)") from None
         try:
             data = json.loads(text)
         except ValueError as exc:

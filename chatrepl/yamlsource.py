@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 import yaml
 
 from chatrepl.errors import ConfigError
+from chatrepl.fsutil import read_at_most
 
 MAX_CONFIG_BYTES = 1024 * 1024
 # Values a document may expand to. Aliases let a few lines stand for millions of values (the
@@ -54,31 +53,11 @@ def suggest(word: str, candidates: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def _read_bytes(path: Path) -> bytes:
-    """At most MAX_CONFIG_BYTES + 1 bytes of `path`.
-
-    Opened without blocking, so a named pipe nobody writes to reads as empty instead of hanging;
-    a pipe with a writer (`--config <(decrypt config.yaml)`) is read to its end.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    try:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise IsADirectoryError(path)
-        os.set_blocking(fd, True)
-        handle = os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-    with handle:
-        return handle.read(MAX_CONFIG_BYTES + 1)
-
-
 def _read_text(path: Path) -> str:
     try:
         if path.is_dir():
             raise IsADirectoryError(path)
-        raw = _read_bytes(path)
+        raw = read_at_most(path, MAX_CONFIG_BYTES)
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
     except FileNotFoundError:

@@ -138,3 +138,24 @@ def test_unwritable_folder_is_a_state_error(store: SessionStore, tmp_path: Path)
     assert "\n" not in str(caught.value)
     with pytest.raises(StateError):
         blocked.autosave(DATA)
+
+
+def test_an_endless_file_is_refused_after_the_limit(store: SessionStore) -> None:
+    with pytest.raises(StateError, match=r"/dev/zero: larger than 64 MB"):
+        store.load("/dev/zero")
+
+
+def test_an_oversized_session_file_is_refused(store: SessionStore, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chatrepl.sessions.MAX_SESSION_BYTES", 1024)
+    path = tmp_path / "big.json"
+    path.write_text('{"messages": "' + "x" * 2048 + '"}', encoding="utf-8")
+    with pytest.raises(StateError, match="larger than"):
+        store.load(str(path))
+
+
+def test_a_named_pipe_with_no_writer_does_not_hang(store: SessionStore, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(StateError, match="damaged session file"):
+        store.load(str(fifo))
