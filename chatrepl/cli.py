@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -238,7 +237,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
         return run_interactive(paths, env, args, stdout, stderr)
     from chatrepl.gcpause import collector_paused
 
-    with collector_paused() if not wants_repl else contextlib.nullcontext():
+    with collector_paused():  # start-up builds long-lived data and next to no garbage
         from chatrepl.runtime import build_runtime
 
         runtime = build_runtime(paths, env)
