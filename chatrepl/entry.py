@@ -138,17 +138,17 @@ def start_local_server(runtime: Runtime, args: argparse.Namespace, stderr: TextI
     """
     if not (args.local or args.gguf) and runtime.manager:
         return None
-    from chatrepl import localserver
+    from chatrepl import localmodel, localserver
 
     cache_dir = runtime.paths.cache_dir
     if not (args.local or args.gguf):
-        if not localserver.is_available(cache_dir):
+        if not localmodel.is_available(cache_dir):
             return None
         stderr.write("chatrepl: no providers configured; chatting with the bundled local model"
                      " (llama.cpp + SmolLM2)\n")
-    if not localserver.llama_cpp_available():
-        raise UsageError(f"--local needs llama.cpp's server: {localserver.install_hint()}")
-    gguf = localserver.ensure_gguf(Path(args.gguf) if args.gguf else None, cache_dir,
+    if not localmodel.llama_cpp_available():
+        raise UsageError(f"--local needs llama.cpp's server: {localmodel.install_hint()}")
+    gguf = localmodel.ensure_gguf(Path(args.gguf) if args.gguf else None, cache_dir,
                                    on_fetch=lambda line: stderr.write(f"chatrepl: {line}\n"))
     server = localserver.LocalServer(gguf, runtime.paths.state_dir / localserver.LOG_NAME).start()
     runtime.discovery.add_providers({localserver.PROVIDER_ID: server.provider_config()})

