@@ -23,13 +23,19 @@ events and on `TurnResult.reasoning`; it is never stored in `messages` and never
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from chatrepl.clients import describe_api_error, make_client, redact
+from chatrepl.clients import (
+    describe_api_error,
+    make_client,
+    mentions_stream_options,
+    names_missing_model,
+    redact,
+    transport_error_types,
+)
 from chatrepl.config import ChatSettings, ProviderConfig
 from chatrepl.errors import ChatReplError, ProviderError, StateError
 from chatrepl.manager import ProviderManager
@@ -188,22 +194,6 @@ class _Reply:
             self._emit("content", content)
 
 
-def _transport_error_types() -> tuple[type[BaseException], ...]:
-    """The HTTP library's own errors (httpx2 for SDK 3.x, httpx before), for reads the SDK
-    does not wrap."""
-    import importlib
-
-    found: list[type[BaseException]] = []
-    for name in ("httpx2", "httpx"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        found.append(module.HTTPError)
-        found.append(module.StreamError)
-    return tuple(found)
-
-
 class ChatSession:
     """One conversation with one model at a time.
 
@@ -318,7 +308,7 @@ class ChatSession:
             except json.JSONDecodeError as exc:  # a `data:` line that is not JSON
                 raise self._failure(provider, f"sent a malformed reply ({exc.__class__.__name__}); "
                                     "try again", reply.text) from None
-            except _transport_error_types() as exc:  # a read error the SDK did not wrap
+            except transport_error_types() as exc:  # a read error the SDK did not wrap
                 raise self._failure(provider, f"lost the connection in the middle of the reply "
                                     f"({exc.__class__.__name__}); try again", reply.text) from None
         finally:
@@ -351,7 +341,7 @@ class ChatSession:
             return create(model=self.model, messages=wire, stream=True,
                           stream_options={"include_usage": True})
         except openai.APIStatusError as exc:
-            if exc.status_code not in (400, 422) or not _mentions_stream_options(exc):
+            if exc.status_code not in (400, 422) or not mentions_stream_options(exc):
                 raise
         self._no_stream_options.add(provider.id)
         return create(model=self.model, messages=wire, stream=True)
@@ -365,7 +355,7 @@ class ChatSession:
         """The body of a server that answered plain JSON although a stream was asked for."""
         try:
             body = stream.response.read()
-        except _transport_error_types() as exc:
+        except transport_error_types() as exc:
             raise self._failure(provider, f"lost the connection while reading the reply "
                                 f"({exc.__class__.__name__}); try again", "") from None
         try:
@@ -389,7 +379,7 @@ class ChatSession:
                 continue
             try:
                 close()
-            except (KeyboardInterrupt, OSError, *_transport_error_types()):
+            except (KeyboardInterrupt, OSError, *transport_error_types()):
                 pass
 
     # -- errors ----------------------------------------------------------------------------
@@ -404,7 +394,7 @@ class ChatSession:
         line = describe_api_error(exc, provider, self.env, self.model)
         status = getattr(exc, "status_code", None)
         status = status if isinstance(status, int) else None
-        not_found = status is not None and _names_missing_model(exc, self.model)
+        not_found = status is not None and names_missing_model(exc, self.model)
         if not_found:
             line += "; choose another model"
         elif isinstance(exc, openai.APIConnectionError):
@@ -472,32 +462,3 @@ class ChatSession:
         if isinstance(totals, Mapping):
             session.totals = _usage_from(totals) or Usage()
         return session
-
-
-def _error_text(exc: Any) -> str:
-    parts = [str(getattr(exc, "message", "") or "")]
-    body = getattr(exc, "body", None)
-    if body is not None:
-        try:
-            parts.append(json.dumps(body))
-        except (TypeError, ValueError):
-            parts.append(str(body))
-    return " ".join(parts)
-
-
-def _mentions_stream_options(exc: Any) -> bool:
-    text = _error_text(exc).lower()
-    return "stream_options" in text or "include_usage" in text
-
-
-def _names_missing_model(exc: Any, model: str) -> bool:
-    """True when the error says the requested model does not exist."""
-    body = getattr(exc, "body", None)
-    inner = body.get("error", body) if isinstance(body, dict) else None
-    code = inner.get("code") if isinstance(inner, dict) else None
-    if code == "model_not_found":
-        return True
-    if getattr(exc, "status_code", None) != 404:
-        return False
-    text = _error_text(exc)
-    return model in text or re.search(r"\bmodel\b", text, re.IGNORECASE) is not None

@@ -6,6 +6,7 @@ The SDK is imported on first use so that start-up does not pay for it.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -124,3 +125,47 @@ def describe_api_error(exc: BaseException, provider: ProviderConfig, env: Mappin
     else:
         text = f"{where}: {detail or type(exc).__name__}"
     return redact(text, [provider.resolve_api_key(env)])
+
+
+def transport_error_types() -> tuple[type[BaseException], ...]:
+    """The HTTP library's own errors (httpx2 for SDK 3.x, httpx before), for reads the SDK
+    does not wrap."""
+    found: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        found.append(module.HTTPError)
+        found.append(module.StreamError)
+    return tuple(found)
+
+
+def _error_text(exc: Any) -> str:
+    parts = [str(getattr(exc, "message", "") or "")]
+    body = getattr(exc, "body", None)
+    if body is not None:
+        try:
+            parts.append(json.dumps(body))
+        except (TypeError, ValueError):
+            parts.append(str(body))
+    return " ".join(parts)
+
+
+def mentions_stream_options(exc: Any) -> bool:
+    """True when the error is about `stream_options` (a server that does not know it)."""
+    text = _error_text(exc).lower()
+    return "stream_options" in text or "include_usage" in text
+
+
+def names_missing_model(exc: Any, model: str) -> bool:
+    """True when the error says the requested model does not exist."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    code = inner.get("code") if isinstance(inner, dict) else None
+    if code == "model_not_found":
+        return True
+    if getattr(exc, "status_code", None) != 404:
+        return False
+    text = _error_text(exc)
+    return model in text or re.search(r"\bmodel\b", text, re.IGNORECASE) is not None
