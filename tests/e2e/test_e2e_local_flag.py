@@ -99,3 +99,27 @@ def test_local_one_shot_time_to_first_token(chatrepl_home: Path) -> None:
 def test_no_config_uses_the_local_model_by_default(chatrepl_home: Path) -> None:
     _first, _total, code, out = first_output_after(chatrepl_home, "Say hi", timeout=SERVER_WAIT)
     assert code == 0 and out.strip()
+
+
+def test_a_config_without_providers_chats_with_the_local_model(chatrepl_home: Path) -> None:
+    """What `chatrepl init` writes when no key is set: the REPL falls back to the local model."""
+    (chatrepl_home / "config.yaml").write_text("providers: {}\n", encoding="utf-8")
+    child = spawn_repl(chatrepl_home)
+    try:
+        child.expect_exact("chatting with the bundled local model", timeout=SERVER_WAIT)
+        servers = _servers_of(child)
+        assert servers, "no llama.cpp server below chatrepl"
+        child.send("Say hi.\r")
+        child.expect_exact(PASTE_OFF)
+        child.expect_exact(PASTE_ON, timeout=SERVER_WAIT)
+        child.expect_exact(PROMPT)
+        saved = json.loads((chatrepl_home / "state" / "autosave.json").read_text(encoding="utf-8"))
+        assert saved["provider"] == "local"
+        assert saved["messages"][-1]["role"] == "assistant" and saved["messages"][-1]["content"]
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF, timeout=60)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    for pid in servers:
+        assert ends_within(pid, 15), f"llama.cpp server {pid} outlived chatrepl"
