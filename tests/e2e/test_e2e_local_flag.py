@@ -49,6 +49,19 @@ def _servers_of(child: pexpect.spawn, wait: float = 60.0) -> list[int]:
     return []
 
 
+def _autosaved_local_reply(home: Path) -> dict:
+    """The last message of the autosaved conversation, which must be with the local model."""
+    saved = json.loads((home / "state" / "autosave.json").read_text(encoding="utf-8"))
+    assert saved["provider"] == "local"
+    return saved["messages"][-1]
+
+
+def _assert_exited_and_servers_stopped(child: pexpect.spawn, servers: list[int]) -> None:
+    assert child.exitstatus == 0
+    for pid in servers:
+        assert ends_within(pid, 15), f"llama.cpp server {pid} outlived chatrepl"
+
+
 def test_local_repl_chats_and_stops_its_server_on_ctrl_d(chatrepl_home: Path) -> None:
     started = time.monotonic()
     child = spawn_repl(chatrepl_home, "--local")
@@ -66,16 +79,12 @@ def test_local_repl_chats_and_stops_its_server_on_ctrl_d(chatrepl_home: Path) ->
                f"{time.monotonic() - started:.2f} s")
         child.expect_exact(PASTE_ON, timeout=SERVER_WAIT)
         child.expect_exact(PROMPT)
-        saved = json.loads((chatrepl_home / "state" / "autosave.json").read_text(encoding="utf-8"))
-        assert saved["provider"] == "local"
-        assert saved["messages"][-1]["role"] == "assistant"
+        assert _autosaved_local_reply(chatrepl_home)["role"] == "assistant"
         child.sendcontrol("d")
         child.expect(pexpect.EOF, timeout=60)
     finally:
         child.close()
-    assert child.exitstatus == 0
-    for pid in servers:
-        assert ends_within(pid, 15), f"llama.cpp server {pid} outlived chatrepl"
+    _assert_exited_and_servers_stopped(child, servers)
 
 
 def test_local_repl_killed_leaves_no_server(chatrepl_home: Path) -> None:
@@ -117,13 +126,10 @@ def test_a_config_without_providers_chats_with_the_local_model(chatrepl_home: Pa
         child.expect_exact(PASTE_OFF)
         child.expect_exact(PASTE_ON, timeout=SERVER_WAIT)
         child.expect_exact(PROMPT)
-        saved = json.loads((chatrepl_home / "state" / "autosave.json").read_text(encoding="utf-8"))
-        assert saved["provider"] == "local"
-        assert saved["messages"][-1]["role"] == "assistant" and saved["messages"][-1]["content"]
+        reply = _autosaved_local_reply(chatrepl_home)
+        assert reply["role"] == "assistant" and reply["content"]
         child.sendcontrol("d")
         child.expect(pexpect.EOF, timeout=60)
     finally:
         child.close()
-    assert child.exitstatus == 0
-    for pid in servers:
-        assert ends_within(pid, 15), f"llama.cpp server {pid} outlived chatrepl"
+    _assert_exited_and_servers_stopped(child, servers)
