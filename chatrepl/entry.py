@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from chatrepl.chat import ChatError, ChatSession, StreamEvent
+from chatrepl.chat import ChatError, ChatSession
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
 from chatrepl.render import Printer, wants_color, wants_truecolor
+from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
 from chatrepl.sessions import SessionStore
 

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatrepl.chat import ChatError, ChatSession, StreamEvent, TurnResult
+from chatrepl.chat import ChatError, ChatSession, TurnResult
 from chatrepl.errors import ChatReplError, StateError
 from chatrepl.modelinfo import format_cost
 from chatrepl.render import Printer
+from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
 from chatrepl.sessions import SessionStore
 

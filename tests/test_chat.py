@@ -11,10 +11,11 @@ from collections.abc import Callable
 import pytest
 from fakeserver import FakeOpenAIServer
 
-from chatrepl.chat import ChatError, ChatSession, StreamEvent, TurnResult, Usage
+from chatrepl.chat import ChatError, ChatSession, TurnResult
 from chatrepl.config import ChatSettings
 from chatrepl.errors import StateError, UnknownProviderError
 from chatrepl.manager import ProviderManager
+from chatrepl.reply import StreamEvent, Usage
 
 KEY = "sk-test-SECRET1234567890"
 REPLY = "Hello from the fake server."

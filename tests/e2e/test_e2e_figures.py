@@ -17,9 +17,10 @@ import openai
 import pytest
 from e2e_support import first_output_after, record, server_eval_rate
 
-from chatrepl.chat import ChatSession, StreamEvent
+from chatrepl.chat import ChatSession
 from chatrepl.config import ChatSettings
 from chatrepl.manager import ProviderManager
+from chatrepl.reply import StreamEvent
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,124 @@
+"""One reply as it arrives: stream chunks (or a whole completion) in, text and events out.
+
+Chunks are plain JSON data (see `streamchunks`) or SDK objects; both read the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """A piece of the reply as it arrives: answer text ('content') or thinking ('reasoning')."""
+
+    kind: Literal["content", "reasoning"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts as reported by the provider."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.prompt_tokens + other.prompt_tokens,
+                     self.completion_tokens + other.completion_tokens)
+
+
+EventCallback = Callable[[StreamEvent], None]
+
+
+def _get(obj: Any, name: str) -> Any:
+    """An attribute of an SDK object or a key of a dict; None when absent."""
+    if isinstance(obj, dict):  # a plain dict check: the Mapping ABC costs more per chunk
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def usage_from(raw: Any) -> Usage | None:
+    """Usage from a chunk's or a saved session's token counts; None when there are none."""
+    if raw is None:
+        return None
+    prompt, completion = _get(raw, "prompt_tokens"), _get(raw, "completion_tokens")
+    if not isinstance(prompt, int) and not isinstance(completion, int):
+        return None
+    return Usage(prompt if isinstance(prompt, int) else 0,
+                 completion if isinstance(completion, int) else 0)
+
+
+def _reasoning_of(part: Any) -> str:
+    for name in ("reasoning_content", "reasoning"):
+        value = _get(part, name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+class Reply:
+    """Collects one reply from stream chunks (or a whole completion) and emits events."""
+
+    def __init__(self, on_event: EventCallback | None) -> None:
+        self._on_event = on_event
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.chunks = 0
+        self.interrupted = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.content)
+
+    @property
+    def complete(self) -> bool:
+        """True when the server said the reply was over (a finish reason or the usage chunk)."""
+        return self.finish_reason is not None or self.usage is not None
+
+    def _emit(self, kind: Literal["content", "reasoning"], text: str) -> None:
+        (self.content if kind == "content" else self.reasoning).append(text)
+        if self._on_event is not None:
+            self._on_event(StreamEvent(kind, text))
+
+    def add_chunk(self, chunk: Any) -> None:
+        self.chunks += 1
+        usage = usage_from(_get(chunk, "usage"))
+        if usage is not None:
+            self.usage = usage
+        for choice in _get(chunk, "choices") or ():
+            if _get(choice, "index") not in (None, 0):
+                continue
+            finish = _get(choice, "finish_reason")
+            if isinstance(finish, str) and finish:
+                self.finish_reason = finish
+            delta = _get(choice, "delta")
+            if delta is not None:
+                self._emit_parts(delta)
+
+    def add_completion(self, data: Mapping[str, Any]) -> None:
+        """A whole (non-streamed) chat completion, as from a server that ignored `stream`."""
+        self.chunks += 1
+        self.usage = usage_from(data.get("usage"))
+        choices = data.get("choices") or []
+        choice = choices[0] if isinstance(choices, list) and choices else {}
+        message = _get(choice, "message") or {}
+        self.finish_reason = _get(choice, "finish_reason") or "stop"
+        self._emit_parts(message)
+
+    def _emit_parts(self, part: Any) -> None:
+        """Reasoning, then answer text, of a delta or a whole message."""
+        thought = _reasoning_of(part)
+        if thought:
+            self._emit("reasoning", thought)
+        content = _get(part, "content")
+        if isinstance(content, str) and content:
+            self._emit("content", content)
