@@ -53,12 +53,21 @@ def build_completer(state: ReplState) -> Completer:
 
 
 def key_bindings() -> KeyBindings:
-    """Enter sends (default); Alt-Enter / Esc Enter inserts a newline."""
+    """Enter sends (default); Alt-Enter / Esc Enter inserts a newline; Ctrl-C at the prompt
+    closes the completion menu and empties the line."""
     bindings = KeyBindings()
 
     @bindings.add("escape", "enter")
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
+
+    @bindings.add("c-c")
+    def _discard_line(event: KeyPressEvent) -> None:
+        # In place, inside the running prompt: aborting it instead ends the app and starts a new
+        # one, and keys typed in between land on a line drawn without the prompt mark.
+        buffer = event.current_buffer
+        buffer.cancel_completion()
+        buffer.reset()
 
     return bindings
 

@@ -36,6 +36,7 @@ def eight_providers(servers: dict[str, FakeOpenAIServer]) -> str:
     lines = ["providers:"]
     for name in OK_PROVIDERS:
         lines += [f"  {name}:", f"    base_api_url: {servers['ok'].url}"]
+    lines.insert(3, "    valid_models: [fake-chat]")  # alpha: known before discovery too
     lines += ["  bad401:", f"    base_api_url: {servers['401'].url}",
               "    api_key: sk-toolbar-test-key-0123",
               "  portal:", f"    base_api_url: {servers['html'].url}",
