@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 
 from prompt_toolkit.utils import get_cwidth
 
-from chatrepl.discovery import DiscoveryState
-
 if TYPE_CHECKING:
     from chatrepl.replstate import ReplState
 
@@ -34,6 +32,10 @@ class ProviderLine:
 
 def provider_lines(state: ReplState) -> list[ProviderLine]:
     """Every provider with an outcome: discovered in this run, or fresh from the cache."""
+    # Here, not at the top: discovery pulls in pydantic, which the first prompt must not wait
+    # for; by the time a state exists the runtime has imported it.
+    from chatrepl.discovery import DiscoveryState
+
     runtime = state.runtime
     statuses = runtime.refresher.status
     lines = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +114,10 @@ def test_the_refresher_redraws_once_more_when_a_round_ends(chatrepl_home: Path,
     refresher.refresh(["alpha", "bad401"])
     assert seen[0].startswith("discovering 0/2")
     assert seen[-1] == "alpha 1 · bad401 ✗ 401"  # the last redraw shows the outcome
+
+
+def test_the_toolbar_does_not_bring_pydantic_before_the_first_prompt() -> None:
+    code = ("import sys, chatrepl.repl, chatrepl.toolbar; "
+            "print('pydantic' in sys.modules, 'chatrepl.discovery' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "False"], done.stderr
