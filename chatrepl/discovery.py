@@ -243,7 +243,7 @@ class ModelDiscoveryService:
         except Exception as exc:  # the SDK may raise transport errors of its own
             text = redact(f"{config.id}: {type(exc).__name__}: {exc}",
                           [config.resolve_api_key(self.env)])
-            raise ModelsReplyError(text, "unreachable") from None
+            raise ModelsReplyError(text, "connection error") from None
         finally:
             client.close()
 
