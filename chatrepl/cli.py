@@ -107,12 +107,6 @@ def _split_command(argv: Sequence[str]) -> tuple[str | None, list[str]]:
     return None, list(argv)
 
 
-def _stamp(ts: float | None) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "never"
-
-
 def cmd_models(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
     from chatrepl.modelquery import as_json, as_table, filters_from, select
 
@@ -162,6 +156,8 @@ def cmd_init(paths: Any, env: Mapping[str, str], out: TextIO) -> int:
 
 
 def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from chatrepl.providertable import without_provider
+
     names = [runtime.manager.provider_named(n).id for n in args.providers]
     if not runtime.manager:
         raise UsageError("no providers configured; add one to the config file "
@@ -177,30 +173,22 @@ def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"{result.provider}: {len(result.models)} models"
                           f" ({len(result.invalid)} not for chat)\n")
             else:
-                out.write(f"{result.provider}: failed: {result.error}\n")
+                reason = without_provider(result.provider, result.error or "")
+                out.write(f"{result.provider}: failed: {reason}\n")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
 def cmd_providers(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
-    rows = [{
-        "provider": pid,
-        "name": provider.display_name,
-        "base_url": provider.base_api_url,
-        "key": provider.key_status(runtime.env),
-        "models": len(provider.valid_models),
-        "last_discovery": runtime.discovery.last_discovered(pid),
-    } for pid, provider in runtime.manager.items()]
+    from chatrepl.providertable import provider_rows, provider_table
+
     if args.json:
-        json.dump(rows, out, indent=1)
+        json.dump(provider_rows(runtime), out, indent=1)
         out.write("\n")
         return EXIT_OK
-    if not rows:
+    if not runtime.manager:
         out.write(f"no providers configured; add one to {runtime.paths.config_file}\n")
         return EXIT_OK
-    width = max(len(r["provider"]) for r in rows)
-    for row in rows:
-        out.write(f"{row['provider']:<{width}}  {row['base_url']}  key {row['key']}"
-                  f"  {row['models']} models  discovered {_stamp(row['last_discovery'])}\n")
+    out.write("\n".join(provider_table(runtime)) + "\n")
     return EXIT_OK
 
 

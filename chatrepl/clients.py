@@ -127,6 +127,18 @@ def describe_api_error(exc: BaseException, provider: ProviderConfig, env: Mappin
     return redact(text, [provider.resolve_api_key(env)])
 
 
+def short_api_reason(exc: BaseException) -> str:
+    """A word or two for an SDK error: `timeout`, `unreachable`, or the HTTP status (`401`)."""
+    import openai
+
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "unreachable"
+    status = getattr(exc, "status_code", None)
+    return str(status) if isinstance(status, int) else "failed"
+
+
 def transport_error_types() -> tuple[type[BaseException], ...]:
     """The HTTP library's own errors (httpx2 for SDK 3.x, httpx before), for reads the SDK
     does not wrap."""

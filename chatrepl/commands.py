@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from chatrepl.errors import ChatReplError, UsageError
 
 Handler = Callable[["object", str], None]
+HELP_FLAGS = ("--help", "-h")
 
 
 @dataclass(frozen=True)
@@ -21,21 +24,34 @@ class Command:
     help: str
     usage: str
     handler: Callable[..., None]
+    parser: Callable[[], argparse.ArgumentParser] | None = None
+
+    def help_lines(self) -> list[str]:
+        """What `/NAME --help` shows: the parser's usage and options, or usage and help."""
+        if self.parser is not None:
+            return self.parser().format_help().rstrip().splitlines()
+        aliases = f" (also {', '.join(self.aliases)})" if self.aliases else ""
+        return [f"usage: {self.usage}", f"{self.help}{aliases}"]
 
 
 class CommandRegistry:
     """Commands by name and alias. Names include the leading slash."""
 
-    def __init__(self) -> None:
+    def __init__(self, show: Callable[[Any, str], None] | None = None) -> None:
         self._commands: dict[str, Command] = {}
         self._by_word: dict[str, Command] = {}
+        self._show = show  # show(context, line) prints one line of `--help` text
 
     def command(self, name: str, *aliases: str, help: str, usage: str = "",
+                parser: Callable[[], argparse.ArgumentParser] | None = None,
                 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-        """Decorator registering `handler(context, argument)` under `name` and `aliases`."""
+        """Decorator registering `handler(context, argument)` under `name` and `aliases`.
+
+        `parser` builds the command's argument parser; `--help` shows its usage.
+        """
 
         def register(handler: Callable[..., None]) -> Callable[..., None]:
-            command = Command(name, aliases, help, usage or name, handler)
+            command = Command(name, aliases, help, usage or name, handler, parser)
             self._commands[name] = command
             for word in (name, *aliases):
                 self._by_word[word] = command
@@ -70,7 +86,18 @@ class CommandRegistry:
             hint = self.closest(word)
             raise UsageError(f"unknown command {word}" + (f"; did you mean {hint}?" if hint else "")
                              + " (/help lists them)")
+        if self._show is not None and _asks_for_help(command, argument):
+            for text in command.help_lines():
+                self._show(context, text)
+            return
         command.handler(context, argument.strip())
+
+
+def _asks_for_help(command: Command, argument: str) -> bool:
+    """`--help` alone, or among the flags of a command that parses flags."""
+    words = argument.split()
+    return words in (["--help"], ["-h"]) or (
+        command.parser is not None and any(w in HELP_FLAGS for w in words))
 
 
 def split_arguments(argument: str) -> list[str]:

@@ -8,9 +8,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-from chatrepl.clients import describe_api_error, make_client, redact
+from chatrepl.clients import describe_api_error, make_client, redact, short_api_reason
 from chatrepl.config import DiscoverySettings, ProviderConfig
 from chatrepl.errors import ChatReplError
 from chatrepl.manager import ProviderManager
@@ -28,9 +29,23 @@ def is_chat_model(model_id: str) -> bool:
     return NON_CHAT_PATTERN.search(model_id) is None
 
 
+class DiscoveryState(str, Enum):
+    """Where one provider's discovery stands (compares equal to its value, e.g. "ok")."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    OK = "ok"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
 @dataclass(frozen=True)
 class DiscoveryResult:
-    """The outcome for one provider: its models (last known on failure) and any error."""
+    """The outcome for one provider: its models (last known on failure) and any error.
+
+    `short_reason` names the failure in a word or two (`401`, `unreachable`, `timeout`,
+    `HTML page`, `no key`) for places with no room for `error`.
+    """
 
     provider: str
     ok: bool
@@ -40,6 +55,13 @@ class DiscoveryResult:
     finished_at: float = 0.0
     from_cache: bool = False
     skipped: bool = False
+    short_reason: str = ""
+
+    @property
+    def state(self) -> DiscoveryState:
+        if self.ok:
+            return DiscoveryState.OK
+        return DiscoveryState.SKIPPED if self.skipped else DiscoveryState.ERROR
 
     def as_json(self) -> dict[str, Any]:
         return {"provider": self.provider, "ok": self.ok, "models": list(self.models),
@@ -47,7 +69,11 @@ class DiscoveryResult:
 
 
 class ModelsReplyError(ChatReplError):
-    """A /models answer that is not a model list."""
+    """A /models answer that is not a model list; `short_reason` names it in a word or two."""
+
+    def __init__(self, message: str, short_reason: str = "failed") -> None:
+        super().__init__(message)
+        self.short_reason = short_reason
 
 
 def parse_models_reply(text: str, content_type: str = "") -> list[str] | None:
@@ -58,22 +84,23 @@ def parse_models_reply(text: str, content_type: str = "") -> list[str] | None:
     stripped = text.lstrip()
     if "html" in content_type.lower() or stripped[:1] == "<":
         raise ModelsReplyError("answered an HTML page instead of a model list "
-                               "(a login portal or proxy?); check base_api_url")
+                               "(a login portal or proxy?); check base_api_url", "HTML page")
     try:
         payload = json.loads(text) if stripped else None
     except ValueError:
-        raise ModelsReplyError("answered something that is not JSON; check base_api_url") from None
+        raise ModelsReplyError("answered something that is not JSON; check base_api_url",
+                               "not JSON") from None
     if isinstance(payload, dict):
         items = payload.get("data", payload.get("models", ...))
         if items is ...:
             raise ModelsReplyError("answered JSON without a `data` list; is this an "
-                                   "OpenAI-compatible endpoint?")
+                                   "OpenAI-compatible endpoint?", "no model list")
     else:
         items = payload
     if items is None:
         return None
     if not isinstance(items, list):
-        raise ModelsReplyError("answered a model list of an unexpected shape")
+        raise ModelsReplyError("answered a model list of an unexpected shape", "bad model list")
     ids: list[str] = []
     for item in items:
         if isinstance(item, str):
@@ -169,11 +196,12 @@ class ModelDiscoveryService:
         if config.resolve_api_key(self.env) is None:
             return self._result_from_known(name, ok=False, skipped=True,
                                            error=config.missing_key_reason(),
-                                           finished_at=self.clock())
+                                           short_reason="no key", finished_at=self.clock())
         try:
             ids = self._fetch_ids(config)
         except ChatReplError as exc:
             return self._result_from_known(name, ok=False, error=str(exc),
+                                           short_reason=getattr(exc, "short_reason", "failed"),
                                            finished_at=self.clock())
         previous = self._known.get(name)
         if ids is None:
@@ -202,19 +230,20 @@ class ModelDiscoveryService:
             raw = client.models.with_raw_response.list()
             return parse_models_reply(raw.text, raw.headers.get("content-type", ""))
         except ModelsReplyError as exc:
-            raise ModelsReplyError(f"{config.id}: /models {exc}") from None
+            raise ModelsReplyError(f"{config.id}: /models {exc}", exc.short_reason) from None
         except openai.NotFoundError:
             hint = ("; does the base URL need /v1?"
                     if not config.base_api_url.rstrip("/").endswith("/v1") else "")
             raise ModelsReplyError(
-                f"{config.id}: no model list at {config.base_api_url}/models (404){hint}"
+                f"{config.id}: no model list at {config.base_api_url}/models (404){hint}", "404"
             ) from None
         except openai.OpenAIError as exc:
-            raise ModelsReplyError(describe_api_error(exc, config, self.env)) from None
+            raise ModelsReplyError(describe_api_error(exc, config, self.env),
+                                   short_api_reason(exc)) from None
         except Exception as exc:  # the SDK may raise transport errors of its own
             text = redact(f"{config.id}: {type(exc).__name__}: {exc}",
                           [config.resolve_api_key(self.env)])
-            raise ModelsReplyError(text) from None
+            raise ModelsReplyError(text, "connection error") from None
         finally:
             client.close()
 
@@ -295,10 +324,11 @@ def _probe(client: Any, model: str) -> str:
 class ProviderStatus:
     """What the refresher knows about one provider."""
 
-    state: str = "pending"  # pending | running | ok | error | skipped
+    state: DiscoveryState = DiscoveryState.PENDING
     models: int = 0
     error: str | None = None
     finished_at: float | None = None
+    short_reason: str = ""  # `401`, `unreachable`, … when state is ERROR or SKIPPED
 
 
 @dataclass
@@ -360,7 +390,8 @@ class DiscoveryRefresher:
     def progress(self) -> tuple[int, int]:
         """(finished, total) providers of the current or last round."""
         states = list(self.status.values())
-        return sum(s.state not in ("pending", "running") for s in states), len(states)
+        busy = (DiscoveryState.PENDING, DiscoveryState.RUNNING)
+        return sum(s.state not in busy for s in states), len(states)
 
     def _run(self) -> None:
         try:
@@ -380,16 +411,20 @@ class DiscoveryRefresher:
                 if request is None:
                     self._running = False
                     self._idle.set()
-                    return
+            if request is None:
+                self._notify_progress()  # the last redraw shows the round's outcome
+                return
             names = list(request.providers or self.service.base_providers)
-            self.status = {**self.status, **{n: ProviderStatus(state="running") for n in names}}
+            self.status = {**self.status,
+                           **{n: ProviderStatus(DiscoveryState.RUNNING) for n in names}}
             self._notify_progress()
             try:
                 results = self.service.discover_all(
                     request.providers, force_refresh=request.force, validate=request.validate,
                     on_result=self._on_result)
             except ChatReplError as exc:
-                results = [DiscoveryResult(provider=n, ok=False, error=str(exc)) for n in names]
+                results = [DiscoveryResult(provider=n, ok=False, error=str(exc),
+                                           short_reason="failed") for n in names]
                 for result in results:
                     self._on_result(result)
             self.last_results = results
@@ -400,9 +435,9 @@ class DiscoveryRefresher:
                     callback(results)
 
     def _on_result(self, result: DiscoveryResult) -> None:
-        state = "ok" if result.ok else ("skipped" if result.skipped else "error")
         self.status = {**self.status, result.provider: ProviderStatus(
-            state, len(result.models), result.error, result.finished_at)}
+            result.state, len(result.models), result.error, result.finished_at,
+            result.short_reason)}
         self._notify_progress()
 
     def _notify_progress(self) -> None:

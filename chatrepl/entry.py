@@ -96,7 +96,7 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
 def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
                  local_server: Any = None) -> Prepared:
     """The REPL state, the lines to greet with, and the work to start once the prompt is up."""
-    from chatrepl.replstate import ReplState
+    from chatrepl.replstate import ReplState, resumed_lines
 
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
@@ -111,6 +111,8 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
         notices += [f"No providers configured. Add one to {runtime.paths.config_file}",
                     "(see config.example.yaml or run `chatrepl init`), set a key such as"
                     " OPENAI_API_KEY, or chat offline with --local (make install-local)."]
+    if args.resume:
+        notices += resumed_lines(chat, "resumed the last conversation")
 
     def start_background() -> None:
         """Once the prompt is on screen: discovery, the catalog, local servers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 EXIT_OK = 0
@@ -17,6 +18,14 @@ class ChatReplError(Exception):
     def __str__(self) -> str:
         text = str(self.args[0]) if self.args else self.__class__.__name__
         return " ".join(text.splitlines())  # always one line
+
+    def in_repl(self) -> str:
+        """The line as shown inside the REPL: hints name slash commands, not shell commands."""
+        return _REPL_HINT.sub(lambda m: f"`/{m.group(1)}", str(self))
+
+
+# `chatrepl models` in a hint becomes `/models` when the error is shown inside the REPL.
+_REPL_HINT = re.compile(r"`chatrepl (models|discover|providers|info)")
 
 
 class UsageError(ChatReplError):

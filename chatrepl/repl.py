@@ -9,23 +9,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.application import get_app, run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import (
     Completer,
     DynamicCompleter,
     ThreadedCompleter,
 )
-from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 
 from chatrepl.completer import ModelCommandCompleter, SlashCommandCompleter, WordListCompleter
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import ensure_private_dir
+from chatrepl.inputhistory import BoundedFileHistory
+from chatrepl.toolbar import discovery_status, toolbar_text
 
 if TYPE_CHECKING:
     from chatrepl.replstate import ReplState
+
+__all__ = ["discovery_status", "handle_line", "make_prompt_session", "run_repl", "toolbar_text"]
 
 # What a loader hands the loop: the state, lines to show once the prompt is up, and work to
 # start in the background.
@@ -49,47 +53,23 @@ def build_completer(state: ReplState) -> Completer:
 
 
 def key_bindings() -> KeyBindings:
-    """Enter sends (default); Alt-Enter / Esc Enter inserts a newline."""
+    """Enter sends (default); Alt-Enter / Esc Enter inserts a newline; Ctrl-C at the prompt
+    closes the completion menu and empties the line."""
     bindings = KeyBindings()
 
     @bindings.add("escape", "enter")
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 
+    @bindings.add("c-c")
+    def _discard_line(event: KeyPressEvent) -> None:
+        # In place, inside the running prompt: aborting it instead ends the app and starts a new
+        # one, and keys typed in between land on a line drawn without the prompt mark.
+        buffer = event.current_buffer
+        buffer.cancel_completion()
+        buffer.reset()
+
     return bindings
-
-
-def discovery_status(state: ReplState) -> str:
-    """`discovering 2/5 …` while it runs, then e.g. `openai 52 · groq ✗ 401`."""
-    refresher = state.runtime.refresher
-    if refresher.is_refreshing():
-        done, total = refresher.progress()
-        return f"discovering {done}/{total} …"
-    parts = []
-    for name, status in refresher.status.items():
-        if status.state == "ok":
-            parts.append(f"{name} {status.models}")
-        elif status.state in ("error", "skipped"):
-            reason = (status.error or "").split(";")[0].split(": ", 1)[-1]
-            parts.append(f"{name} ✗ {reason[:24]}")
-    return " · ".join(parts)
-
-
-def toolbar_text(state: ReplState) -> str:
-    """Current model, discovery state and tokens used."""
-    totals = state.chat.totals
-    pieces = [state.current_model or "no model (/model NAME)"]
-    server = state.local_server
-    if server is not None and server.state != "ready":
-        pieces.append("local: loading…" if server.state == "loading" else f"local: {server.state}")
-    discovery = discovery_status(state)
-    if discovery:
-        pieces.append(discovery)
-    pieces.append(f"tokens {totals.prompt_tokens + totals.completion_tokens}")
-    cost = state.cost_text()
-    if cost:
-        pieces.append(cost)
-    return " " + "  │  ".join(pieces)
 
 
 class _StateHolder:
@@ -119,14 +99,16 @@ class _StateHolder:
         return self.state
 
     def toolbar(self) -> str:
-        return toolbar_text(self.state) if self.state is not None else " loading…"
+        if self.state is None:
+            return " loading…"
+        return toolbar_text(self.state, get_app().output.get_size().columns)
 
 
 def _history(path: Path) -> Any:
     try:
         ensure_private_dir(path.parent)
         os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
-        return FileHistory(str(path))
+        return BoundedFileHistory(path)
     except OSError:
         return InMemoryHistory()
 
@@ -164,9 +146,9 @@ def handle_line(state: ReplState, line: str) -> None:
         if text.startswith("/") and not text.startswith("//"):
             REGISTRY.dispatch(state, text)
         else:
-            state.run_turn(line[1:] if text.startswith("//") else line)
+            state.run_turn(text[1:] if text.startswith("//") else line)
     except ChatReplError as exc:
-        state.printer.error(str(exc))
+        state.printer.error(exc.in_repl())
 
 
 def run_repl(state: ReplState | Callable[[], Prepared], *, history_path: Path | None = None,

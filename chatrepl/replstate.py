@@ -16,6 +16,32 @@ from chatrepl.runtime import Runtime
 from chatrepl.sessions import SessionStore
 
 MAX_RECENT = 20
+_EXCERPT = 60
+
+
+def _excerpt(text: str, limit: int = _EXCERPT) -> str:
+    """One line of at most `limit` characters: whitespace collapsed, control characters gone."""
+    flat = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 message`, `2 messages`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def resumed_lines(chat: ChatSession, what: str) -> list[str]:
+    """What was resumed: `resumed NAME: model M · 4 messages`, then the last exchange, trimmed."""
+    model = f"{chat.provider}/{chat.model}" if chat.model else "none"
+    lines = [f"{what}: model {model} · {plural(len(chat.messages), 'message')}"]
+    users = [i for i, m in enumerate(chat.messages) if m.get("role") == "user"]
+    if users:
+        lines.append(f"  you: {_excerpt(str(chat.messages[users[-1]].get('content', '')))}")
+        after = chat.messages[users[-1] + 1:]
+        reply = next((m for m in after if m.get("role") == "assistant"), None)
+        if reply is not None:
+            lines.append(f"  {chat.model or 'assistant'}: {_excerpt(str(reply.get('content', '')))}")
+    return lines
 
 
 @dataclass
@@ -120,12 +146,12 @@ class ReplState:
             result = self.chat.send(text, on_event=on_event) if text is not None \
                 else self.chat.retry(on_event=on_event)
         except ChatError as exc:
-            self.printer.error(str(exc))
+            self.printer.error(exc.in_repl())
             if getattr(exc, "model_not_found", False):
                 self._forget_model(self.chat.provider, self.chat.model)
             return None
         except ChatReplError as exc:
-            self.printer.error(str(exc))
+            self.printer.error(exc.in_repl())
             return None
         self.printer.finish_stream()
         if result.interrupted:

@@ -20,9 +20,14 @@ MAX_SESSION_BYTES = 64 * 1024 * 1024  # a long conversation is a few MB
 _MAX_NAME = 120
 
 
+_PATH_STARTS = ("/", "./", "../", "~")
+
+
 def is_explicit_path(name_or_path: str) -> bool:
-    """A value with a '/' (or the OS separator) or ending in .json names a file, not a session."""
-    return "/" in name_or_path or os.sep in name_or_path or name_or_path.endswith(SUFFIX)
+    """A value that looks like a path names a file: it starts with `/`, `./`, `../` or `~`, or
+    ends with `.json`. Anything else is a session name (kept in the sessions folder)."""
+    value = name_or_path.strip()
+    return value.startswith(_PATH_STARTS) or value.endswith(SUFFIX)
 
 
 def check_name(name: str) -> str:
@@ -34,7 +39,10 @@ def check_name(name: str) -> str:
         raise StateError(f"session name {stripped!r} cannot start with '.'")
     if len(stripped) > _MAX_NAME:
         raise StateError(f"session name is longer than {_MAX_NAME} characters")
-    if any(ch in stripped for ch in "\\/\0") or any(ord(ch) < 32 or ord(ch) == 127 for ch in stripped):
+    if "/" in stripped:
+        raise StateError(f"session name {stripped!r} may not contain '/'; to save to a file,"
+                         f" give a path such as ./{stripped} or {stripped}.json")
+    if any(ch in stripped for ch in "\\\0") or any(ord(ch) < 32 or ord(ch) == 127 for ch in stripped):
         raise StateError(f"session name {stripped!r} may not contain '/', '\\' or control characters")
     return stripped
 

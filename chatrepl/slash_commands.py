@@ -6,9 +6,10 @@ from chatrepl.argparsing import Parser
 from chatrepl.commands import CommandRegistry, split_arguments
 from chatrepl.errors import UsageError
 from chatrepl.modelquery import add_filter_arguments, as_table, filters_from, info_card, select
-from chatrepl.replstate import ReplState
+from chatrepl.providertable import provider_table
+from chatrepl.replstate import ReplState, plural, resumed_lines
 
-REGISTRY = CommandRegistry()
+REGISTRY = CommandRegistry(show=lambda state, text: state.printer.line(text))
 command = REGISTRY.command
 
 
@@ -38,8 +39,8 @@ def _model(state: ReplState, argument: str) -> None:
 
 
 def _models_parser() -> Parser:
-    parser = Parser(prog="/models", add_help=False)
-    parser.add_argument("terms", nargs="*")
+    parser = Parser(prog="/models", add_help=False, description="List the models known now.")
+    parser.add_argument("terms", nargs="*", metavar="TEXT", help="words the name must contain")
     add_filter_arguments(parser)
     return parser
 
@@ -48,7 +49,7 @@ MAX_LISTED = 200
 
 
 @command("/models", "/list", help="list models; filters: TEXT --provider P --tools --vision --reasoning"
-         " --min-context N --max-price X", usage="/models [FILTER]")
+         " --min-context N --max-price X", usage="/models [FILTER]", parser=_models_parser)
 def _models(state: ReplState, argument: str) -> None:
     args = _models_parser().parse_args(split_arguments(argument))
     if args.provider:
@@ -62,7 +63,7 @@ def _models(state: ReplState, argument: str) -> None:
     for line in lines[:MAX_LISTED]:
         state.printer.line(line)
     more = f" (showing {MAX_LISTED}; narrow with a filter)" if len(lines) > MAX_LISTED else ""
-    state.printer.info(f"{len(rows)} models{more}")
+    state.printer.info(f"{plural(len(rows), 'model')}{more}")
 
 
 @command("/info", help="everything the catalog knows about a model", usage="/info [MODEL]")
@@ -84,34 +85,47 @@ def _providers(state: ReplState, argument: str) -> None:
     if not runtime.manager:
         state.printer.line(f"no providers configured; add one to {runtime.paths.config_file}")
         return
-    statuses = runtime.refresher.status
-    for pid, provider in runtime.manager.items():
-        status = statuses.get(pid)
-        note = f"  ✗ {status.error}" if status and status.error else ""
-        state.printer.line(f"{pid}  {provider.base_api_url}  key {provider.key_status(runtime.env)}"
-                           f"  {len(provider.valid_models)} models{note}")
+    for line in provider_table(runtime):
+        state.printer.line(line)
+
+
+def _discover_parser() -> Parser:
+    parser = Parser(prog="/discover", add_help=False,
+                    description="Refresh the model lists in the background.")
+    parser.add_argument("providers", nargs="*", metavar="PROVIDER",
+                        help="providers to ask (default: all)")
+    parser.add_argument("--validate", action="store_true",
+                        help="try each new model with a one-token request")
+    return parser
 
 
 @command("/discover", help="refresh model lists in the background",
-         usage="/discover [PROVIDER ...] [--validate]")
+         usage="/discover [PROVIDER ...] [--validate]", parser=_discover_parser)
 def _discover(state: ReplState, argument: str) -> None:
-    words = split_arguments(argument)
-    validate = "--validate" in words
-    names = [state.runtime.manager.provider_named(w).id for w in words if w != "--validate"]
+    args = _discover_parser().parse_args(split_arguments(argument))
+    names = [state.runtime.manager.provider_named(w).id for w in args.providers]
     if not state.runtime.manager:
         raise UsageError(f"no providers configured; add one to {state.runtime.paths.config_file}")
-    state.runtime.refresher.refresh(names or None, validate=validate)
+    state.runtime.refresher.refresh(names or None, validate=args.validate)
     state.printer.info(f"discovering {', '.join(names) or 'all providers'} in the background…")
     state.redraw()
 
 
-@command("/system", "/sp", help="show or set the system prompt", usage="/system [TEXT]")
+CLEAR_SYSTEM = ("--clear", '""', "''")
+
+
+@command("/system", "/sp", help="show, set or clear (--clear) the system prompt",
+         usage="/system [TEXT | --clear]")
 def _system(state: ReplState, argument: str) -> None:
     if not argument:
         state.printer.line(f"system prompt: {state.chat.system_prompt or '(none)'}")
         return
-    state.chat.system_prompt = argument
-    state.printer.info("system prompt set")
+    if argument in CLEAR_SYSTEM:
+        state.chat.system_prompt = None
+        state.printer.info("system prompt cleared")
+    else:
+        state.chat.system_prompt = argument
+        state.printer.info("system prompt set")
     state.autosave()
 
 
@@ -122,21 +136,36 @@ def _clear(state: ReplState, argument: str) -> None:
     state.autosave()
 
 
-@command("/save", help="save the conversation", usage="/save [NAME]")
+def _save_parser() -> Parser:
+    parser = Parser(prog="/save", add_help=False,
+                    description="Save the conversation. A NAME goes to the sessions folder; a"
+                    " path starts with /, ./, ../ or ~, or ends with .json.")
+    parser.add_argument("name", nargs="?", default="last", metavar="NAME|PATH",
+                        help="session name or file path (default: last, replaced each time)")
+    parser.add_argument("--force", action="store_true", help="replace an existing save")
+    return parser
+
+
+@command("/save", help="save the conversation (--force replaces a save)",
+         usage="/save [--force] [NAME|PATH]", parser=_save_parser)
 def _save(state: ReplState, argument: str) -> None:
-    name = argument or "last"
-    path = state.store.save(name, state.chat.to_dict())
+    args = _save_parser().parse_args(split_arguments(argument))
+    path = state.store.path_for(args.name)
+    if path.exists() and not (args.force or args.name == "last"):
+        raise UsageError(f"{path} already exists; /save --force {args.name} replaces it,"
+                         " or pick another name")
+    path = state.store.save(args.name, state.chat.to_dict())
     state.printer.info(f"saved to {path}")
 
 
-@command("/load", help="load a saved conversation", usage="/load NAME")
+@command("/load", help="load a saved conversation", usage="/load NAME|PATH")
 def _load(state: ReplState, argument: str) -> None:
     if not argument:
         names = state.store.names()
         raise UsageError("usage: /load NAME" + (f" (saved: {', '.join(names[:10])})" if names else ""))
     state.load_conversation(state.store.load(argument))
-    state.printer.info(f"loaded {argument}: {len(state.chat.messages)} messages,"
-                       f" model {state.current_model or 'none'}")
+    for line in resumed_lines(state.chat, f"loaded {argument}"):
+        state.printer.info(line)
     state.redraw()
 
 

@@ -271,7 +271,7 @@ def test_subprocess_entry_points(chatrepl_home: Path, tmp_path: Path) -> None:
     providers = subprocess.run([str(script), "providers"], env=env, cwd=tmp_path,
                                capture_output=True, text=True, timeout=60)
     assert providers.returncode == 0, providers.stderr
-    assert providers.stdout.startswith("local  http://127.0.0.1:1/v1  key not needed  1 models")
+    assert providers.stdout.startswith("local  http://127.0.0.1:1/v1  key not needed  1 model  ")
     assert providers.stderr == ""
 
     config.write_text("providers: [\n", encoding="utf-8")

@@ -1,0 +1,118 @@
+"""The REPL's bottom toolbar: model, discovery, tokens and cost, fitted to the terminal's width.
+
+Model, tokens and cost always show. The discovery summary gives way first: per-provider counts
+with a short reason for each failure, then without reasons, then totals (`312 models · ✗ 2
+failed (/providers)`), then only the failures, then nothing. It reads typed fields
+(`ProviderStatus.state`, `.short_reason`), never the error text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.utils import get_cwidth
+
+if TYPE_CHECKING:
+    from chatrepl.replstate import ReplState
+
+SEPARATOR = "  │  "
+NARROW_SEPARATOR = " │ "
+
+
+@dataclass(frozen=True)
+class ProviderLine:
+    """One provider in the summary: its model count, or the short reason it failed."""
+
+    name: str
+    models: int
+    failed: bool
+    reason: str = ""
+
+
+def provider_lines(state: ReplState) -> list[ProviderLine]:
+    """Every provider with an outcome: discovered in this run, or fresh from the cache."""
+    # Here, not at the top: discovery pulls in pydantic, which the first prompt must not wait
+    # for; by the time a state exists the runtime has imported it.
+    from chatrepl.discovery import DiscoveryState
+
+    runtime = state.runtime
+    statuses = runtime.refresher.status
+    lines = []
+    for name, provider in runtime.manager.items():
+        status = statuses.get(name)
+        if status is None or status.state in (DiscoveryState.PENDING, DiscoveryState.RUNNING):
+            if runtime.discovery.is_fresh(name):
+                lines.append(ProviderLine(name, len(provider.valid_models), False))
+        elif status.state == DiscoveryState.OK:
+            lines.append(ProviderLine(name, status.models, False))
+        else:
+            lines.append(ProviderLine(name, status.models, True, status.short_reason or "failed"))
+    return lines
+
+
+def discovery_variants(state: ReplState) -> list[str]:
+    """The discovery summary from the longest form to the shortest."""
+    refresher = state.runtime.refresher
+    if refresher.is_refreshing():
+        done, total = refresher.progress()
+        return [f"discovering {done}/{total} …", f"{done}/{total} …"]
+    lines = provider_lines(state)
+    if not lines:
+        return []
+    failed = sum(line.failed for line in lines)
+    models = sum(line.models for line in lines if not line.failed)
+    failures = f"✗ {failed} failed" if failed else ""
+    return [
+        " · ".join(f"{x.name} ✗ {x.reason}" if x.failed else f"{x.name} {x.models}" for x in lines),
+        " · ".join(f"{x.name} ✗" if x.failed else f"{x.name} {x.models}" for x in lines),
+        f"{models} models" + (f" · {failures} (/providers)" if failed else ""),
+        f"{failures} (/providers)" if failed else "",
+        failures,
+    ]
+
+
+def discovery_status(state: ReplState) -> str:
+    """`discovering 2/5 …` while it runs, then e.g. `openai 52 · groq ✗ 401`."""
+    variants = discovery_variants(state)
+    return variants[0] if variants else ""
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` cut in the middle with `…` to at most `width` cells."""
+    if get_cwidth(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def toolbar_text(state: ReplState, width: int | None = None) -> str:
+    """Current model, discovery state, tokens used and cost, in at most `width` cells."""
+    totals = state.chat.totals
+    model = state.current_model or "no model (/model NAME)"
+    before: list[str] = []
+    server = state.local_server
+    if server is not None and server.state != "ready":
+        before.append("local: loading…" if server.state == "loading" else f"local: {server.state}")
+    after = [f"tokens {totals.prompt_tokens + totals.completion_tokens}"]
+    cost = state.cost_text()
+    if cost:
+        after.append(cost)
+    variants = [v for v in discovery_variants(state) if v]
+
+    def join(pieces: list[str], separator: str) -> str:
+        return " " + separator.join(p for p in pieces if p)
+
+    if width is None:
+        return join([model, *before, *variants[:1], *after], SEPARATOR)
+    budget = width - 1  # the last column stays free so the line never wraps
+    for separator in (SEPARATOR, NARROW_SEPARATOR):
+        for middle in [*variants, ""]:
+            text = join([model, *before, middle, *after], separator)
+            if get_cwidth(text) <= budget:
+                return text
+    rest = 1 + len(NARROW_SEPARATOR) + get_cwidth(NARROW_SEPARATOR.join(after))
+    return join([_fit(model, max(budget - rest, 8)), *after], NARROW_SEPARATOR)
