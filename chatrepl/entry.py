@@ -39,7 +39,6 @@ def _initial_model(runtime: Runtime, requested: str | None,
 
 def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
               say: Callable[[str], None]) -> ChatSession:
-    _load_recent(runtime)
     if args.resume:
         data = store.load_autosave()
         if data is None:
@@ -97,6 +96,7 @@ def _one_shot_prompt(args: argparse.Namespace, stdin: TextIO) -> str | None:
 def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store: SessionStore,
                  stdout: TextIO, stderr: TextIO) -> int:
     """Stream one reply to stdout; errors to stderr with exit 1."""
+    _load_recent(runtime)
     chat = _new_chat(runtime, args, store, lambda line: stderr.write(f"chatrepl: {line}\n"))
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
@@ -135,9 +135,9 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
     printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
                       truecolor=wants_truecolor(runtime.env))
     notices: list[str] = []
+    recent = _load_recent(runtime)
     chat = _new_chat(runtime, args, store, notices.append)
-    state = ReplState(runtime, chat, store, printer, local_server=local_server)
-    state.recent = RecentModels(runtime.paths.recent_models_file).load()
+    state = ReplState(runtime, chat, store, printer, local_server=local_server, recent=recent)
     if chat.model:
         state.mark_used(state.current_model)
     discover = runtime.config.discovery.on_startup and not args.no_discover
