@@ -37,7 +37,7 @@ from chatrepl.clients import (
     transport_error_types,
 )
 from chatrepl.config import ChatSettings, ProviderConfig
-from chatrepl.errors import ChatReplError, ProviderError, StateError
+from chatrepl.errors import ChatReplError, ProviderError, StateError, UnknownProviderError
 from chatrepl.manager import ProviderManager
 from chatrepl.reply import EventCallback, Reply, Usage, usage_from
 from chatrepl.streamchunks import iter_chunks
@@ -314,7 +314,7 @@ class ChatSession:
         """A session from `to_dict()` data; StateError (one line) when the data is not one.
 
         The provider is not checked against `manager` here: a session whose provider has gone
-        loads, and its next turn says so.
+        loads, and `rehome` switches it to another model and says so.
         """
         if not isinstance(data, Mapping):
             raise StateError("not a chatrepl session: expected a JSON object")
@@ -350,3 +350,20 @@ class ChatSession:
         if isinstance(totals, Mapping):
             session.totals = usage_from(totals) or Usage()
         return session
+
+
+def rehome(session: ChatSession, fallback: tuple[str, str]) -> str | None:
+    """When a loaded session's provider is no longer known: switch it to `fallback`
+    ((provider, model); ("", "") leaves it with none) and return the one line saying so.
+    None when its provider is known."""
+    gone = session.provider
+    try:
+        session.manager.provider_named(gone)
+        return None
+    except UnknownProviderError:
+        pass
+    provider, model = fallback
+    session.provider, session.model = provider, model
+    instead = (f"using {provider}/{model} instead" if provider
+               else "no other model is known; pick one with /model or -m")
+    return f"the conversation's provider {gone!r} is not configured any more; {instead}"

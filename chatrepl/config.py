@@ -84,6 +84,8 @@ class ProviderConfig(_Strict):
     valid_models: dict[str, str] = Field(default_factory=dict)
     invalid_models: list[str] = Field(default_factory=list)
     catalog_id: str | None = None
+    # Found by probing a local port rather than configured by the user (never saved).
+    probed: bool = Field(False, exclude=True)
 
     @field_validator("base_api_url")
     @classmethod
@@ -163,22 +165,36 @@ class ProviderConfig(_Strict):
         return f"no API key: set {' or '.join(self.key_variables())}, or api_key in the config"
 
     def get_valid_models(self) -> dict[str, str]:
-        """Long name -> short name for every model known to work."""
-        return dict(self.valid_models)
+        """Long name -> short name for every model known to work.
+
+        An id listed as invalid too (a hand-edited or older file) is left out: invalid wins.
+        """
+        return dict(self._usable_models())
+
+    def _usable_models(self) -> dict[str, str]:
+        """`valid_models` without the ids also listed as invalid (not copied when none are)."""
+        if not self.invalid_models:
+            return self.valid_models
+        dropped = set(self.invalid_models)
+        return {long: short for long, short in self.valid_models.items() if long not in dropped}
 
     def get_invalid_models(self) -> list[str]:
         """Ids known not to be chat models, or rejected by the provider."""
         return list(self.invalid_models)
 
     def exact_model(self, name: str) -> str | None:
-        """The long name for an exact long or short name (case-insensitive as a fallback)."""
-        if name in self.valid_models:
+        """The long name for an exact long or short name (case-insensitive as a fallback).
+
+        Ids marked invalid never match.
+        """
+        models = self._usable_models()
+        if name in models:
             return name
-        for long, short in self.valid_models.items():
+        for long, short in models.items():
             if short == name:
                 return long
         folded = name.lower()
-        for long, short in self.valid_models.items():
+        for long, short in models.items():
             if folded in (long.lower(), short.lower()):
                 return long
         return None
@@ -189,8 +205,15 @@ class ProviderConfig(_Strict):
         if exact is not None:
             return exact
         folded = name.lower()
-        hits = [long for long in self.valid_models if folded in long.lower()]
+        hits = [long for long in self._usable_models() if folded in long.lower()]
         return hits[0] if len(hits) == 1 else None
+
+    def is_invalid(self, model: str) -> bool:
+        """True when `model` is listed as invalid (exact id, or case-insensitively)."""
+        if model in self.invalid_models:
+            return True
+        folded = model.lower()
+        return any(folded == item.lower() for item in self.invalid_models)
 
     def merge_valid_models(self, ids: Iterable[str]) -> ProviderConfig:
         """A copy that also lists `ids`; new ids get their long name as short name."""
@@ -255,7 +278,7 @@ def _known_fields(parent: tuple[Any, ...]) -> list[str]:
         return []
     names: list[str] = []
     for field_name, info in model.model_fields.items():
-        if field_name in ("id", "source"):
+        if field_name in ("id", "source", "probed"):
             continue
         names.append(field_name)
         if isinstance(info.alias, str):

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from chatrepl.chat import ChatError, ChatSession
+from chatrepl.chat import ChatError, ChatSession, rehome
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
+from chatrepl.recent import RecentModels, provider_of, remember_model
 from chatrepl.render import Printer, wants_color, wants_truecolor
 from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
@@ -18,35 +19,66 @@ if TYPE_CHECKING:
     from chatrepl.repl import Prepared
 
 
-def _initial_model(runtime: Runtime, requested: str | None) -> tuple[str, str]:
-    """(provider, model) from -m, the config's default_model, or the first known model."""
-    name = requested or runtime.config.default_model
-    if name:
-        provider, long = runtime.manager.resolve(name)
-        return provider.id, long
-    records = runtime.manager.model_records()
-    return (records[0].provider, records[0].long) if records else ("", "")
+def _initial_model(runtime: Runtime, requested: str | None,
+                   say: Callable[[str], None]) -> tuple[str, str]:
+    """(provider, model) from -m, the config's default_model, or the first known model.
+
+    A bad -m is an error; a default_model that resolves to nothing is said once (`say`) and
+    start-up goes on with the first known model.
+    """
+    if requested:
+        return _chosen(runtime, requested)
+    default = runtime.config.default_model
+    provider, model, why = runtime.manager.starting_model(default)
+    if why is not None:
+        say(why)
+    elif default and provider:
+        _remember_if_named(runtime, default, provider, model)
+    return provider, model
 
 
-def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore) -> ChatSession:
+def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
+              say: Callable[[str], None]) -> ChatSession:
     if args.resume:
         data = store.load_autosave()
         if data is None:
             raise UsageError("no conversation to continue yet; start one without --continue")
         chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
         if args.model:
-            chat.set_model(*_resolved(runtime, args.model))
+            chat.set_model(*_chosen(runtime, args.model))
+        else:
+            fallback = runtime.manager.starting_model(runtime.config.default_model)[:2]
+            note = rehome(chat, fallback)
+            if note is not None:
+                say(note)
         if args.system:
             chat.system_prompt = args.system
         return chat
-    provider, model = _initial_model(runtime, args.model)
+    provider, model = _initial_model(runtime, args.model, say)
     return ChatSession(runtime.manager, runtime.env, runtime.config.chat, provider=provider,
                        model=model, system_prompt=args.system or runtime.config.system_prompt)
 
 
-def _resolved(runtime: Runtime, name: str) -> tuple[str, str]:
+def _load_recent(runtime: Runtime) -> list[str]:
+    """The models chosen in earlier runs; their probed providers serve bare names again."""
+    recent = RecentModels(runtime.paths.recent_models_file).load()
+    runtime.manager.choose(provider_of(name) for name in recent)
+    return recent
+
+
+def _chosen(runtime: Runtime, name: str) -> tuple[str, str]:
+    """Resolve a model the user named; a provider named in full is remembered as chosen."""
     provider, long = runtime.manager.resolve(name)
+    _remember_if_named(runtime, name, provider.id, long)
     return provider.id, long
+
+
+def _remember_if_named(runtime: Runtime, name: str, provider: str, model: str) -> None:
+    """A probed provider named in full at start-up is chosen (and kept for later runs)."""
+    named = runtime.manager.named_provider(name)
+    if named is not None and named.id == provider and named.probed:
+        runtime.manager.choose([provider])
+        remember_model(runtime.paths.recent_models_file, f"{provider}/{model}")
 
 
 def _one_shot_prompt(args: argparse.Namespace, stdin: TextIO) -> str | None:
@@ -64,7 +96,8 @@ def _one_shot_prompt(args: argparse.Namespace, stdin: TextIO) -> str | None:
 def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store: SessionStore,
                  stdout: TextIO, stderr: TextIO) -> int:
     """Stream one reply to stdout; errors to stderr with exit 1."""
-    chat = _new_chat(runtime, args, store)
+    _load_recent(runtime)
+    chat = _new_chat(runtime, args, store, lambda line: stderr.write(f"chatrepl: {line}\n"))
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
 
@@ -101,12 +134,13 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
                       truecolor=wants_truecolor(runtime.env))
-    chat = _new_chat(runtime, args, store)
-    state = ReplState(runtime, chat, store, printer, local_server=local_server)
+    notices: list[str] = []
+    recent = _load_recent(runtime)
+    chat = _new_chat(runtime, args, store, notices.append)
+    state = ReplState(runtime, chat, store, printer, local_server=local_server, recent=recent)
     if chat.model:
         state.mark_used(state.current_model)
     discover = runtime.config.discovery.on_startup and not args.no_discover
-    notices: list[str] = []
     if not runtime.manager:
         notices += [f"No providers configured. Add one to {runtime.paths.config_file}",
                     "(see config.example.yaml or run `chatrepl init`), set a key such as"

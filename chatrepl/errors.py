@@ -52,6 +52,16 @@ class UnknownModelError(ChatReplError, KeyError):
         super().__init__(f"unknown model {name!r}{hint} (see `chatrepl models`)")
 
 
+class InvalidModelError(UnknownModelError):
+    """A model its provider's `invalid_models` lists: it is never used, even by its full name."""
+
+    def __init__(self, name: str, provider: str, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(name, suggestions)
+        hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
+        self.args = (f"model {name!r} is listed under invalid_models of {provider} (not a chat"
+                     f" model, or the provider said it does not exist){hint}",)
+
+
 class AmbiguousModelError(ChatReplError, KeyError):
     """A bare model name offered by more than one provider."""
 

@@ -126,6 +126,7 @@ def probe_local_servers(timeout: float = 0.15, ports: Mapping[str, int] | None =
                 name=known.name if known else provider_id,
                 base_api_url=f"http://{host}:{ports[provider_id]}/v1",
                 catalog_id="lmstudio" if provider_id == "lmstudio" else None,
+                probed=True,
             )
     return providers
 

@@ -367,6 +367,19 @@ class ModelRanker:
     def _state_for(self, snapshot: ModelSnapshot) -> _State:
         state = self._state
         if state is None or state.index.snapshot is not snapshot:
-            state = _State(_Index(snapshot))
+            state = _State(_index_for(snapshot))
             self._state = state
         return state
+
+
+# The index of the latest snapshot, shared by every ranker (the completer's and the one behind
+# "did you mean"), so a snapshot is indexed once. One reference, replaced whole.
+_latest_index: _Index | None = None
+
+
+def _index_for(snapshot: ModelSnapshot) -> _Index:
+    global _latest_index
+    index = _latest_index
+    if index is None or index.snapshot is not snapshot:
+        index = _latest_index = _Index(snapshot)
+    return index

@@ -27,6 +27,10 @@ class Paths:
         return self.state_dir / "history"
 
     @property
+    def recent_models_file(self) -> Path:
+        return self.state_dir / "recent-models.json"
+
+    @property
     def sessions_dir(self) -> Path:
         return self.state_dir / "sessions"
 

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatrepl.chat import ChatError, ChatSession, TurnResult
+from chatrepl.chat import ChatError, ChatSession, TurnResult, rehome
 from chatrepl.errors import ChatReplError, StateError
 from chatrepl.modelinfo import format_cost
+from chatrepl.recent import remember_model
 from chatrepl.render import Printer
 from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
@@ -71,11 +72,19 @@ class ReplState:
         self.recent = [scoped, *[r for r in self.recent if r != scoped]][:MAX_RECENT]
 
     def select_model(self, name: str) -> str:
-        """Switch to `name` (resolved by the manager); the errors say why not."""
-        provider, long = self.runtime.manager.resolve(name)
+        """Switch to `name` (resolved by the manager); the errors say why not.
+
+        A model named as `provider/model` is remembered (in this run and across runs), so a
+        probed provider chosen that way serves bare names from then on.
+        """
+        manager = self.runtime.manager
+        provider, long = manager.resolve(name)
         self.chat.set_model(provider.id, long)
         scoped = f"{provider.id}/{long}"
         self.mark_used(scoped)
+        if manager.named_provider(name) is provider:
+            manager.choose([provider.id])
+            remember_model(self.runtime.paths.recent_models_file, scoped)
         return scoped
 
     def model_meta(self, record: Any) -> str:
@@ -117,9 +126,17 @@ class ReplState:
         self.printer.info(f"{usage.prompt_tokens} in · {usage.completion_tokens} out{price}")
 
     def load_conversation(self, data: dict[str, Any]) -> None:
-        """Replace the conversation with a saved one (model, system prompt, messages)."""
+        """Replace the conversation with a saved one (model, system prompt, messages).
+
+        When its provider is no longer known, another model is used and a line says so.
+        """
         runtime = self.runtime
-        self.chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
+        chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
+        fallback = runtime.manager.starting_model(runtime.config.default_model)[:2]
+        note = rehome(chat, fallback)
+        self.chat = chat
+        if note is not None:
+            self.printer.warning(note)
 
     def autosave(self) -> None:
         """Save the conversation; a failure is reported, never fatal."""

@@ -186,9 +186,14 @@ def test_resolve_unknown_without_close_names(manager: ProviderManager) -> None:
     assert info.value.suggestions == ()
 
 
-def test_resolve_known_provider_unknown_model(manager: ProviderManager) -> None:
+def test_resolve_known_provider_unlisted_model_is_taken_as_given(manager: ProviderManager) -> None:
+    provider, long = manager.resolve("openai/gpt-4o-maxi")
+    assert (provider.id, long) == ("openai", "gpt-4o-maxi")  # the provider judges it
+
+
+def test_resolve_unknown_partial_name_suggests(manager: ProviderManager) -> None:
     with pytest.raises(UnknownModelError) as info:
-        manager.resolve("openai/gpt-4o-maxi")
+        manager.resolve("gpt-4o-maxi")
     assert "openai/gpt-4o-mini" in info.value.suggestions
 
 
