@@ -105,8 +105,8 @@ def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = F
     """Load the config (ConfigError on a bad file) and wire providers, discovery and catalog."""
     config = load_config(paths.config_file, env, must_exist=paths.config_explicit)
     manager = ProviderManager(merge_presets(config.providers, env))
-    service = ModelDiscoveryService(manager, env, config.discovery,
-                                    DiscoveredStore(paths.discovered_file))
+    store = DiscoveredStore(paths.discovered_file)
+    service = ModelDiscoveryService(manager, env, config.discovery, store)
     refresher = DiscoveryRefresher(service, synchronous=synchronous)
-    return Runtime(env, paths, config, manager, service, refresher,
-                   tuple(config_warnings(config)))
+    warnings = [*config_warnings(config), *([store.warning] if store.warning else [])]
+    return Runtime(env, paths, config, manager, service, refresher, tuple(warnings))
