@@ -132,7 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "no_object_fields":
             self._send(200, json.dumps({"data": [{"id": m} for m in behavior.models]}))
         elif fault == "models_key":
-            self._send(200, json.dumps({"models": [{"name": m} for m in behavior.models]}))
+            self._send(200, json.dumps({"models": behavior.models_entries
+                                        or [{"name": m} for m in behavior.models]}))
         else:
             self._send(200, json.dumps({"object": "list", "data": entries}))
 
