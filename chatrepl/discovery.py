@@ -14,6 +14,7 @@ from chatrepl.config import DiscoverySettings, ProviderConfig
 from chatrepl.errors import ChatReplError
 from chatrepl.manager import ProviderManager
 from chatrepl.modelsreply import (  # noqa: F401  (is_chat_model re-exported)
+    ListedFacts,
     ModelsReply,
     ModelsReplyError,
     cap_models_response,
@@ -121,6 +122,14 @@ class ModelDiscoveryService:
         self.manager.replace_providers({n: effective_provider(providers[n], self._known.get(n))
                                         for n in added})
         return added
+
+    def listed_facts(self, name: str, model: str) -> ListedFacts | None:
+        """What the provider's own /models listing said about `model` (context, prices)."""
+        found = self._known.get(name)
+        base = self.base_providers.get(name)
+        if found is None or base is None or found.base_api_url.rstrip("/") != base.base_api_url:
+            return None
+        return found.facts.get(model)
 
     def last_discovered(self, name: str) -> float | None:
         found = self._known.get(name)
