@@ -21,7 +21,7 @@ from typing import Any
 
 from chatrepl.errors import ChatReplError
 
-MAX_MODELS_BYTES = 8 * 1024 * 1024  # the largest real listing (OpenRouter's) is ~1.5 MB
+MAX_MODELS_BYTES = 16 * 1024 * 1024  # 100,000 ids in OpenAI's entry shape; OpenRouter sends ~1.5 MB
 MAX_ERROR_BYTES = 64 * 1024  # an error body only needs its message
 MAX_MODEL_IDS = 100_000
 MAX_ID_LENGTH = 256
