@@ -183,16 +183,19 @@ class ModelDiscoveryService:
                 # No models loaded right now: keep what the server offered last time.
                 return self._result_from_known(name, ok=True, finished_at=self.clock())
             reply = ModelsReply(())
-        ids = reply.ids
-        chat = tuple(i for i in ids if is_chat_model(i))
-        invalid = tuple(i for i in ids if not is_chat_model(i))
+        ids = set(reply.ids)
+        chat = tuple(m.id for m in reply.models if m.is_chat)
+        invalid = tuple(m.id for m in reply.models if not m.is_chat)
         if previous is not None and previous.base_api_url.rstrip("/") == config.base_api_url:
             # Models found invalid by validation stay invalid while the provider lists them.
             invalid = tuple(dict.fromkeys([*invalid, *(i for i in previous.invalid_models
                                                        if i in ids)]))
-            chat = tuple(i for i in chat if i not in invalid)
+            rejected = set(invalid)
+            chat = tuple(i for i in chat if i not in rejected)
+        kept = set(chat)
+        facts = {m.id: m.facts for m in reply.models if m.facts and m.id in kept}
         found = DiscoveredModels(config.base_api_url, chat, invalid, self.clock(),
-                                 config.display_name)
+                                 config.display_name, facts)
         self._record(name, found)
         return self._result_from_known(name, ok=True, finished_at=found.discovered_at,
                                        dropped=reply.dropped)

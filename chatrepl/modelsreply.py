@@ -220,9 +220,14 @@ def _kind(entry: Mapping[str, Any]) -> bool | None:
     return None
 
 
+_FACT_KEYS = frozenset({"context_length", "top_provider", "max_output_tokens", "pricing"})
+
+
 def _facts(entry: Mapping[str, Any]) -> ListedFacts | None:
     """Context and prices as OpenRouter (USD per token, strings) and Together (USD per 1M
     tokens) send them."""
+    if not _FACT_KEYS.intersection(entry):
+        return None
     top = entry.get("top_provider")
     top = top if isinstance(top, Mapping) else {}
     context = tokens(entry.get("context_length")) or tokens(top.get("context_length"))

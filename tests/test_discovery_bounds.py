@@ -98,7 +98,7 @@ def test_discover_command_ends_on_a_dripping_server(
     assert "drip: failed: drip: /models timed out" in capsys.readouterr().out
 
 
-def test_huge_model_id_is_dropped_and_counted(hostile: FakeOpenAIServer,
+def test_a_100_mb_model_id_is_refused_and_nothing_stored(hostile: FakeOpenAIServer,
                                                chatrepl_home: Path) -> None:
     hostile.behavior.models_fault = "huge_id"
     _manager, service = make_service({"squat": {"base_url": hostile.url}}, chatrepl_home)
