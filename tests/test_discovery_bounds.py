@@ -95,7 +95,7 @@ def test_discover_command_ends_on_a_dripping_server(
         f"discovery: {{timeout_seconds: 0.5}}\nproviders:\n  drip:\n    base_url: {hostile.url}\n")
     code = main(["discover"], env=dict(os.environ))
     assert code == 1
-    assert "drip: failed: drip: /models timed out" in capsys.readouterr().out
+    assert "drip: failed: /models timed out" in capsys.readouterr().out
 
 
 def test_a_100_mb_model_id_is_refused_and_nothing_stored(hostile: FakeOpenAIServer,
