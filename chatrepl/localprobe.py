@@ -50,7 +50,7 @@ def _model_list(body: bytes) -> list[str] | None:
     """The model ids in an OpenAI-style list (`{"data": [...]}` or a bare array), else None."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested 100,000 deep is not a server either
         return None
     entries = payload.get("data") if isinstance(payload, dict) else payload
     if not isinstance(entries, list):
@@ -102,7 +102,10 @@ def probe_local_servers(timeout: float = 0.15, ports: Mapping[str, int] | None =
     lock = threading.Lock()
 
     def probe(provider_id: str, port: int) -> None:
-        models = _get_models(host, port, deadline, connect)
+        try:
+            models = _get_models(host, port, deadline, connect)
+        except Exception:  # whatever answers, it is "not a server", never a traceback
+            return
         if models is not None:
             with lock:
                 found[provider_id] = models

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chatrepl.modelsreply import MAX_CONTEXT_TOKENS, MAX_PRICE_PER_MILLION
+
+if TYPE_CHECKING:
+    from chatrepl.modelsreply import ListedFacts
+
+# Control characters (C0, DEL, C1) and bidi overrides: never kept in catalog text.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+MAX_TEXT_LENGTH = 200
 
 
 def format_context(tokens: int | None) -> str:
@@ -138,19 +149,47 @@ FACT_FIELDS: tuple[str, ...] = (
 
 
 def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    """A token count: positive, finite, at most MAX_CONTEXT_TOKENS; else unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or not 0 < value <= MAX_CONTEXT_TOKENS:
         return None
     return int(value)
 
 
 def _as_price(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    """A price per 1M tokens: finite, 0 to MAX_PRICE_PER_MILLION; else unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or not 0 <= value <= MAX_PRICE_PER_MILLION:
         return None
     return float(value)
 
 
+def clean_text(value: str) -> str:
+    """`value` without control characters or bidi overrides, at most MAX_TEXT_LENGTH long."""
+    return _UNSAFE_TEXT.sub("", value)[:MAX_TEXT_LENGTH]
+
+
 def _as_text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    text = clean_text(value) if isinstance(value, str) else ""
+    return text or None
+
+
+def without_prices(info: ModelInfo) -> ModelInfo:
+    """`info` with its prices unknown: for an entry of another host than the provider's."""
+    return replace(info, input_price=None, output_price=None)
+
+
+def with_listing(info: ModelInfo | None, listed: ListedFacts, provider: str,
+                 model_id: str) -> ModelInfo:
+    """The provider's own listing over `info`: its context and prices win; capabilities and
+    names come from `info`. Prices are the listing's only, never another host's."""
+    base = info or ModelInfo(catalog_provider=provider,
+                             catalog_model=f"{model_id} (from the provider's model list)")
+    return replace(base, context_window=listed.context_window or base.context_window,
+                   max_output=listed.max_output or base.max_output,
+                   input_price=listed.input_price, output_price=listed.output_price)
 
 
 def info_from_raw(raw: Mapping[str, Any], provider: str = "", model_id: str = "") -> ModelInfo:
@@ -172,8 +211,8 @@ def info_from_raw(raw: Mapping[str, Any], provider: str = "", model_id: str = ""
         release_date=_as_text(raw.get("release_date")),
         knowledge_cutoff=_as_text(raw.get("knowledge")),
         name=_as_text(raw.get("name")),
-        catalog_provider=provider,
-        catalog_model=model_id or str(raw.get("id") or ""),
+        catalog_provider=clean_text(provider),
+        catalog_model=clean_text(model_id or str(raw.get("id") or "")),
     )
 
 

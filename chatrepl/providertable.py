@@ -66,6 +66,8 @@ def provider_table(runtime: Runtime) -> list[str]:
         last = discovered_text(runtime.discovery.last_discovered(pid))
         if status is not None and status.error:
             last += f"  ✗ {without_provider(pid, status.error)}"
+        if status is not None and status.dropped:
+            last += f"  ({status.dropped} ids dropped: too long, unprintable or too many)"
         cells.append([pid, provider.base_api_url, key_text(provider, runtime.env),
                       f"{models} model{'' if models == 1 else 's'}", last])
     return align(cells)

@@ -50,9 +50,14 @@ class Runtime:
             return self._catalog
 
     def model_info(self, provider_id: str, model: str) -> ModelInfo | None:
-        """Catalog facts for one model of one provider (None when the catalog has none)."""
+        """Facts for one model of one provider: its own catalog entry, else what its own model
+        list said, else the maker's entry (never another host's price); None when unknown."""
         provider = self.manager.providers.get(provider_id)
-        return self.catalog.lookup(provider_id, model, provider.catalog_id if provider else None)
+        if provider is None:
+            return self.catalog.lookup(provider_id, model)
+        return self.catalog.lookup(provider_id, model, provider.catalog_id,
+                                   provider.base_api_url,
+                                   self.discovery.listed_facts(provider_id, model))
 
     def record_info(self, record: ModelRecord) -> ModelInfo | None:
         return self.model_info(record.provider, record.long)
@@ -105,8 +110,8 @@ def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = F
     """Load the config (ConfigError on a bad file) and wire providers, discovery and catalog."""
     config = load_config(paths.config_file, env, must_exist=paths.config_explicit)
     manager = ProviderManager(merge_presets(config.providers, env))
-    service = ModelDiscoveryService(manager, env, config.discovery,
-                                    DiscoveredStore(paths.discovered_file))
+    store = DiscoveredStore(paths.discovered_file)
+    service = ModelDiscoveryService(manager, env, config.discovery, store)
     refresher = DiscoveryRefresher(service, synchronous=synchronous)
-    return Runtime(env, paths, config, manager, service, refresher,
-                   tuple(config_warnings(config)))
+    warnings = [*config_warnings(config), *([store.warning] if store.warning else [])]
+    return Runtime(env, paths, config, manager, service, refresher, tuple(warnings))

@@ -1,14 +1,21 @@
-"""Discovered models on disk: JSON in the providers schema (no keys), written atomically."""
+"""Discovered models on disk: JSON in the providers schema (no keys), written atomically.
+
+The file is read back with the same bounds as a /models reply (id length and count, facts in
+range), and a file larger than MAX_STATE_BYTES is refused rather than read.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatrepl.config import ProviderConfig
 from chatrepl.fsutil import locked, write_atomic
+from chatrepl.modelsreply import MAX_MODEL_IDS, ListedFacts, valid_id
+
+MAX_STATE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,8 @@ class DiscoveredModels:
     invalid_models: tuple[str, ...] = ()
     discovered_at: float = 0.0
     name: str = ""
+    # Facts the provider's own listing gave (context, prices), by model id.
+    facts: Mapping[str, ListedFacts] = field(default_factory=dict)
 
 
 def effective_provider(base: ProviderConfig, found: DiscoveredModels | None) -> ProviderConfig:
@@ -46,23 +55,24 @@ class DiscoveredStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.warning: str | None = None  # why the file was last refused, for one line
 
     def load(self) -> dict[str, DiscoveredModels]:
+        self.warning = None
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return {}
+        if size > MAX_STATE_BYTES:
+            self.warning = (f"{self.path}: larger than {MAX_STATE_BYTES // (1024 * 1024)} MB, "
+                            "not read; models will be discovered again")
+            return {}
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             providers = raw["providers"]
             stamps = raw.get("discovered_at", {})
-            return {
-                pid: DiscoveredModels(
-                    base_api_url=str(entry["base_api_url"]),
-                    chat_models=tuple(str(m) for m in entry.get("valid_models", {})),
-                    invalid_models=tuple(str(m) for m in entry.get("invalid_models", [])),
-                    discovered_at=float(stamps.get(pid, 0.0)),
-                    name=str(entry.get("name", "")),
-                )
-                for pid, entry in providers.items()
-            }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {str(pid): _entry(entry, stamps.get(pid)) for pid, entry in providers.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return {}
 
     def save(self, entries: Mapping[str, DiscoveredModels]) -> None:
@@ -77,6 +87,33 @@ class DiscoveredStore:
             write_atomic(self.path, _dump(merged))
 
 
+def _ids(raw: object) -> tuple[str, ...]:
+    """Model ids as discovery keeps them: printable, short, at most MAX_MODEL_IDS."""
+    if not isinstance(raw, (dict, list)):
+        return ()
+    return tuple(m for m in raw if valid_id(m))[:MAX_MODEL_IDS]
+
+
+def _entry(entry: Mapping[str, object], stamp: object) -> DiscoveredModels:
+    chat = _ids(entry.get("valid_models", {}))
+    facts_raw = entry.get("facts")
+    facts: dict[str, ListedFacts] = {}
+    if isinstance(facts_raw, dict):
+        kept = set(chat)
+        for model_id, raw in facts_raw.items():
+            found = ListedFacts.from_json(raw) if model_id in kept else None
+            if found is not None:
+                facts[model_id] = found
+    return DiscoveredModels(
+        base_api_url=str(entry["base_api_url"]),
+        chat_models=chat,
+        invalid_models=_ids(entry.get("invalid_models", [])),
+        discovered_at=float(stamp) if isinstance(stamp, (int, float)) else 0.0,
+        name=str(entry.get("name", ""))[:200],
+        facts=facts,
+    )
+
+
 def _dump(entries: Mapping[str, DiscoveredModels]) -> str:
     payload = {
         "providers": {
@@ -85,6 +122,8 @@ def _dump(entries: Mapping[str, DiscoveredModels]) -> str:
                 "base_api_url": found.base_api_url,
                 "valid_models": {m: m for m in found.chat_models},
                 "invalid_models": list(found.invalid_models),
+                **({"facts": {m: f.as_json() for m, f in found.facts.items()}}
+                   if found.facts else {}),
             }
             for pid, found in sorted(entries.items())
         },

@@ -15,7 +15,7 @@ from typing import Any
 
 # Values for Behavior.models_fault and Behavior.chat_fault.
 MODELS_FAULTS = ("bare_array", "data_null", "html_200", "malformed", "no_object_fields",
-                 "models_key")
+                 "models_key", "endless", "drip", "drip_head", "nested", "huge_id")
 CHAT_FAULTS = ("error_event", "error_event_text", "reset_mid_stream", "never_end", "no_done", "plain_json",
                "reject_stream_options", "empty_choices", "reasoning")
 
@@ -28,6 +28,8 @@ class Behavior:
     models_status: int = 200
     models_fault: str | None = None
     models_delay: float = 0.0
+    models_entries: list[dict[str, Any]] | None = None  # sent as they are, instead of `models`
+    drip_interval: float = 0.05  # seconds between bytes for the "drip" fault
     chat_reply: str = "Hello from the fake server."
     chat_status: int = 200
     chat_fault: str | None = None
@@ -113,10 +115,13 @@ class _Handler(BaseHTTPRequestHandler):
         if behavior.models_status != 200:
             self._send_error_status(behavior.models_status, "models unavailable")
             return
-        entries = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
-                   for m in behavior.models]
+        entries = behavior.models_entries or [
+            {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
+            for m in behavior.models]
         fault = behavior.models_fault
-        if fault == "bare_array":
+        if fault in ("endless", "drip", "drip_head", "nested", "huge_id"):
+            self._hostile_models(fault)
+        elif fault == "bare_array":
             self._send(200, json.dumps(entries))
         elif fault == "data_null":
             self._send(200, json.dumps({"object": "list", "data": None}))
@@ -127,9 +132,52 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "no_object_fields":
             self._send(200, json.dumps({"data": [{"id": m} for m in behavior.models]}))
         elif fault == "models_key":
-            self._send(200, json.dumps({"models": [{"name": m} for m in behavior.models]}))
+            self._send(200, json.dumps({"models": behavior.models_entries
+                                        or [{"name": m} for m in behavior.models]}))
         else:
             self._send(200, json.dumps({"object": "list", "data": entries}))
+
+    def _hostile_models(self, fault: str) -> None:
+        """A model list that never ends, arrives a byte at a time, nests 100,000 deep, or holds
+        one 100 MB id; "drip_head" drips its headers."""
+        behavior = self.server.behavior
+        if fault == "drip_head":
+            try:
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Drip: ")
+                while self._wait(behavior.drip_interval):
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+            except OSError:
+                pass
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if fault == "nested":
+            body = b"[" * 100_000
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.end_headers()
+        try:
+            if fault == "huge_id":
+                self.wfile.write(b'{"data": [{"id": "')
+                block = b"x" * (1024 * 1024)
+                for _ in range(100):
+                    self.wfile.write(block)
+                self.wfile.write(b'"}, {"id": "fake-chat"}]}')
+            elif fault == "endless":
+                self.wfile.write(b'{"data": [')
+                block = b'{"id": "m"},' * 8192
+                while not self.server.stopping.is_set():
+                    self.wfile.write(block)
+            else:  # drip: a valid start, then one byte every drip_interval, forever
+                self.wfile.write(b'{"data": [{"id": "a"}')
+                while self._wait(behavior.drip_interval):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+        except OSError:
+            return
 
     def _chat(self, body: dict[str, Any]) -> None:
         behavior = self.server.behavior

@@ -15,7 +15,7 @@ from fakeserver import FakeOpenAIServer
 
 from chatrepl import DiscoveryRefresher, ModelDiscoveryService, ProviderManager
 from chatrepl.config import DiscoverySettings
-from chatrepl.discovery import DiscoveryResult, is_chat_model, parse_models_reply
+from chatrepl.discovery import DiscoveryResult, is_chat_model
 from chatrepl.state import DiscoveredStore
 
 SECRET = "sk-test-secret-abcdef123456"
@@ -581,19 +581,6 @@ def test_refresh_from_a_callback_runs_next(fake_server: FakeOpenAIServer,
     assert rounds == [1, 1]
     assert fake_server.count("/models") == 2
     assert not refresher.is_refreshing()
-
-
-# -- parsing (the shapes above, without a server) --------------------------------------------
-
-@pytest.mark.parametrize(("body", "ids"), [
-    ('{"object": "list", "data": [{"id": "a"}, {"id": "b"}, {"id": "a"}]}', ["a", "b"]),
-    ('[{"id": "a"}, "b"]', ["a", "b"]),
-    ('{"models": [{"name": "a"}]}', ["a"]),
-    ('{"data": null}', None),  # no models loaded yet
-    ("", None),
-])
-def test_parse_models_reply(body: str, ids: list[str] | None) -> None:
-    assert parse_models_reply(body, "application/json") == ids
 
 
 def test_two_processes_discovering_keep_each_others_providers(

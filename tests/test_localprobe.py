@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +124,14 @@ def test_init_config_from_a_real_probe(tmp_path: Path, fake_server: FakeOpenAISe
     found = probe_local_servers(timeout=2.0, ports={"llamacpp": fake_server.port})
     config = load_config(write(tmp_path, render_init_config({}, found)), {})
     assert config.providers["llamacpp"].base_api_url == fake_server.url
+
+
+def test_nested_json_is_not_a_server_and_prints_no_traceback(
+        fake_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_server.behavior.models_fault = "nested"  # 100,000 nested `[`
+    uncaught: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    found = probe_local_servers(timeout=5.0, ports={"squat": fake_server.port})
+    assert found == {}
+    assert fake_server.count("/models") == 1  # it was asked, and answered
+    assert uncaught == []

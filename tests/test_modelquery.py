@@ -62,7 +62,9 @@ def test_filters_use_the_configured_catalog_ids(catalog: Catalog) -> None:
     records = [ModelRecord("corp", "gpt-4o-mini", "gpt-4o-mini")]
     # Through the reseller entry the price is 9.0, above the limit.
     assert pick(records, catalog, max_price=1.0, catalog_ids={"corp": "aaa-reseller"}) == []
-    assert pick(records, catalog, max_price=1.0) == records
+    # Without a catalog id, corp is not OpenAI: the maker's price is not corp's price.
+    assert pick(records, catalog, max_price=1.0) == []
+    assert pick(records, catalog, max_price=1.0, catalog_ids={"corp": "openai"}) == records
 
 
 def test_text_terms_must_all_match(catalog: Catalog) -> None:
