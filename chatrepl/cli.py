@@ -215,6 +215,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
             return cmd_init(resolve_paths(env, args.config), env, stdout)
         with collector_paused():  # a short run that builds long-lived data: no collections
             runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
+            runtime.use_local_servers()
             for warning in runtime.warnings:
                 stderr.write(f"{PROG}: warning: {warning}\n")
             return COMMANDS[command](runtime, args, stdout)
@@ -233,6 +234,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
             from chatrepl.clients import import_sdk
 
             import_sdk()
+            if runtime.config.discovery.on_startup and not args.no_discover:
+                runtime.use_local_servers()
     for warning in runtime.warnings:
         stderr.write(f"{PROG}: warning: {warning}\n")
     from chatrepl.entry import run_chat

@@ -165,7 +165,7 @@ class ModelDiscoveryService:
         found = self._known.get(name)
         base = self.base_providers.get(name)
         return (found is not None and base is not None
-                and found.base_api_url.rstrip("/") == base.base_api_url
+                and found.base_api_url.rstrip("/") == base.shown_url
                 and self.clock() - found.discovered_at < self.settings.ttl_seconds)
 
     def stale_providers(self) -> list[str]:
@@ -211,12 +211,12 @@ class ModelDiscoveryService:
             ids = []
         chat = tuple(i for i in ids if is_chat_model(i))
         invalid = tuple(i for i in ids if not is_chat_model(i))
-        if previous is not None and previous.base_api_url.rstrip("/") == config.base_api_url:
+        if previous is not None and previous.base_api_url.rstrip("/") == config.shown_url:
             # Models found invalid by validation stay invalid while the provider lists them.
             invalid = tuple(dict.fromkeys([*invalid, *(i for i in previous.invalid_models
                                                        if i in ids)]))
             chat = tuple(i for i in chat if i not in invalid)
-        found = DiscoveredModels(config.base_api_url, chat, invalid, self.clock(),
+        found = DiscoveredModels(config.shown_url, chat, invalid, self.clock(),
                                  config.display_name)
         self._record(name, found)
         return self._result_from_known(name, ok=True, finished_at=found.discovered_at)
@@ -235,7 +235,7 @@ class ModelDiscoveryService:
             hint = ("; does the base URL need /v1?"
                     if not config.base_api_url.rstrip("/").endswith("/v1") else "")
             raise ModelsReplyError(
-                f"{config.id}: no model list at {config.base_api_url}/models (404){hint}", "404"
+                f"{config.id}: no model list at {config.shown_url}/models (404){hint}", "404"
             ) from None
         except openai.OpenAIError as exc:
             raise ModelsReplyError(describe_api_error(exc, config, self.env),

@@ -62,23 +62,41 @@ class Runtime:
         info = self.record_info(record)
         return info.short_facts() if info else ""
 
+    def add_local_servers(self) -> list[str]:
+        """Probe the usual local ports (fast); register the servers found that are not
+        configured, as probed providers that never get a key. Returns their names."""
+        from chatrepl.localprobe import probe_local_servers
+
+        return self.discovery.add_providers(probe_local_servers())
+
+    def use_local_servers(self) -> list[str]:
+        """For a one-shot run or a subcommand: add the local servers and learn their models
+        now (from the cache when fresh). Returns the names added."""
+        added = self.add_local_servers()
+        stale = [name for name in added if not self.discovery.is_fresh(name)]
+        if stale:
+            self.discovery.discover_all(stale)
+        return added
+
     def start_background_work(self, *, probe_local: bool,
-                              on_change: Callable[[], None] = lambda: None) -> threading.Thread:
-        """Off the prompt's path: load (and maybe refresh) the catalog, find local servers."""
+                              on_change: Callable[[], None] = lambda: None,
+                              on_probed: Callable[[list[str]], None] = lambda added: None,
+                              ) -> threading.Thread:
+        """Off the prompt's path: find local servers (then `on_probed` with the names added),
+        load (and maybe refresh) the catalog, then `on_change`."""
 
         def work() -> None:
+            if probe_local:
+                added = self.add_local_servers()
+                if added:
+                    self.refresher.refresh(added, force=False)
+                on_probed(added)
             for folder in (self.paths.state_dir, self.paths.sessions_dir, self.paths.cache_dir):
                 sweep_stale_temp_files(folder)
             if self.config.catalog.refresh:
                 self.catalog.refresh()
             else:
                 len(self.catalog)  # load the bundled data now rather than on the first Tab
-            if probe_local:
-                from chatrepl.localprobe import probe_local_servers
-
-                added = self.discovery.add_providers(probe_local_servers())
-                if added:
-                    self.refresher.refresh(added, force=False)
             on_change()
 
         thread = threading.Thread(target=work, name="chatrepl-background", daemon=True)
