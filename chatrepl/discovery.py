@@ -247,6 +247,14 @@ class ModelDiscoveryService:
         finally:
             client.close()
 
+    def models_to_validate(self, provider: str | ProviderConfig) -> list[str]:
+        """The models validation would try (one chat request each): those discovered, not
+        those the user listed."""
+        config = self._provider(provider)
+        listed = set(config.valid_models)
+        current = self.manager.providers.get(config.id)
+        return [m for m in (current.valid_models if current else {}) if m not in listed]
+
     def validate_models(self, provider: str | ProviderConfig,
                         ids: Iterable[str] | None = None) -> dict[str, str]:
         """Try each model with a one-token chat, `concurrency` at a time.
@@ -255,10 +263,7 @@ class ModelDiscoveryService:
         are recorded.
         """
         config = self._provider(provider)
-        if ids is None:
-            listed = set(config.valid_models)
-            ids = [m for m in self.manager.providers[config.id].valid_models if m not in listed]
-        ids = list(ids)
+        ids = self.models_to_validate(config) if ids is None else list(ids)
         if not ids or config.resolve_api_key(self.env) is None:
             return dict.fromkeys(ids, "unknown")
         from concurrent.futures import ThreadPoolExecutor

@@ -8,12 +8,14 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from chatrepl.config import Config, load_config
+from chatrepl.config import Config, ProviderConfig, load_config
 from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
 from chatrepl.fsutil import sweep_stale_temp_files
 from chatrepl.manager import ModelRecord, ProviderManager
 from chatrepl.paths import Paths
+from chatrepl.presetdata import PRESETS
 from chatrepl.presets import merge_presets
 from chatrepl.state import DiscoveredStore
 
@@ -119,6 +121,27 @@ def config_warnings(config: Config) -> list[str]:
     return []
 
 
+def key_warnings(providers: Mapping[str, ProviderConfig], env: Mapping[str, str]) -> list[str]:
+    """One line per configured provider whose key would go somewhere it should not: over
+    plain http:// to another machine, or a preset's key variable to another host."""
+    lines: list[str] = []
+    for pid, provider in providers.items():
+        key, source = provider.key_source(env)
+        if provider.probed or key is None or source is None:
+            continue
+        url = urlsplit(provider.base_api_url)
+        if url.scheme == "http" and not provider.is_local:
+            lines.append(f"provider {pid}: its API key ({source}) would be sent unencrypted to"
+                         f" {provider.shown_url}; use https://")
+        preset = PRESETS.get(pid)
+        if (preset is not None and source in preset.key_variables
+                and url.hostname != urlsplit(preset.base_url).hostname):
+            lines.append(f"provider {pid}: sends {source}, the {preset.name} key, to"
+                         f" {provider.shown_url} rather than {preset.base_url}; if that is"
+                         " intended, rename the entry or set its own api_key_env")
+    return lines
+
+
 def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = False) -> Runtime:
     """Load the config (ConfigError on a bad file) and wire providers, discovery and catalog."""
     config = load_config(paths.config_file, env, must_exist=paths.config_explicit)
@@ -127,4 +150,4 @@ def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = F
                                     DiscoveredStore(paths.discovered_file))
     refresher = DiscoveryRefresher(service, synchronous=synchronous)
     return Runtime(env, paths, config, manager, service, refresher,
-                   tuple(config_warnings(config)))
+                   tuple(config_warnings(config) + key_warnings(config.providers, env)))
