@@ -374,6 +374,8 @@ def _inherit_presets(document: YamlDocument, env: Mapping[str, str]) -> None:
         return
     for pid, entry in providers.items():
         preset = PRESETS.get(pid) if isinstance(pid, str) else None
+        if preset is not None and entry is None:  # `openai:` alone: the preset as it is
+            entry = providers[pid] = {}
         if preset is None or not isinstance(entry, dict) or "base_url" in entry \
                 or "base_api_url" in entry:
             continue

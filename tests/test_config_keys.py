@@ -125,7 +125,7 @@ def test_an_entry_named_after_a_preset_inherits_url_and_key(write_config,
                                                             chatrepl_home: Path) -> None:
     path = write_config("providers:\n  openai:\n    valid_models: [gpt-4o-mini]\n"
                         "  together:\n    valid_models: [meta-llama/Llama-3.3-70B]\n"
-                        "    name: My Together\n")
+                        "    name: My Together\n  groq:\n")
     env = {"OPENAI_API_KEY": "sk-o-1", "TOGETHERAI_API_KEY": "tk-2"}
     providers = load_config(path, env).providers
     openai, together = providers["openai"], providers["together"]
@@ -135,6 +135,7 @@ def test_an_entry_named_after_a_preset_inherits_url_and_key(write_config,
     assert together.base_api_url == "https://api.together.xyz/v1"
     assert together.resolve_api_key(env) == "tk-2"  # the preset's second variable
     assert together.display_name == "My Together"
+    assert providers["groq"].base_api_url == "https://api.groq.com/openai/v1"
     code, out, err = run(["models", "--json"], chatrepl_home, env)
     assert (code, err) == (0, "")
     assert "openai/gpt-4o-mini" in {m["scoped"] for m in json.loads(out)}

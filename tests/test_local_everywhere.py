@@ -9,12 +9,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fakeserver import FakeOpenAIServer
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
 
 from chatrepl.cli import build_parser, main
 from chatrepl.config import LOCAL_PLACEHOLDER_KEY
 from chatrepl.entry import prepare_repl
 from chatrepl.localprobe import probe_local_servers
 from chatrepl.paths import resolve_paths
+from chatrepl.repl import run_repl
 from chatrepl.runtime import build_runtime
 
 # Keys a user may well have set for hosted services of the same names as the local servers.
@@ -116,7 +120,7 @@ def test_init_writes_found_servers_commented_out(chatrepl_home: Path, fake_serve
     text = (chatrepl_home / "config.yaml").read_text(encoding="utf-8")
     assert f'  #   base_url: "{fake_server.url}"' in text
     # Once the server is gone, whatever listens on the port is not a configured provider.
-    code, out, _err = run(["providers", "--json"], chatrepl_home, {"CHATREPL_HOME": str(chatrepl_home)})
+    code, out, _err = run(["providers", "--json"], chatrepl_home)
     assert [row["provider"] for row in json.loads(out)] == ["llamacpp"]
     probe_ports()
     code, out, _err = run(["providers", "--json"], chatrepl_home)
@@ -171,3 +175,33 @@ def test_repl_start_up_sends_no_key_to_a_probed_port(chatrepl_home: Path, fake_s
     # The state file keeps no trace of a key either, nor that the providers were probed.
     stored = (chatrepl_home / "state" / "discovered.yaml").read_text(encoding="utf-8")
     assert "probed" not in stored and "secret" not in stored
+
+
+def test_the_repl_prints_no_providers_above_the_prompt_after_the_probe(chatrepl_home: Path) -> None:
+    """Through run_repl: the late notice reaches the printer while the prompt runs."""
+    env = {"CHATREPL_HOME": str(chatrepl_home)}
+    runtime = build_runtime(resolve_paths(env), env, synchronous=True)
+    out = io.StringIO()
+    state, notices, start_background = prepare_repl(runtime, build_parser().parse_args([]), out, out)
+    assert notices == []
+    written = threading.Event()
+    line = state.printer.line
+
+    def line_and_signal(text: str = "") -> None:
+        line(text)
+        if text.startswith("No providers configured"):
+            written.set()
+
+    state.printer.line = line_and_signal  # type: ignore[method-assign]
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        def end_once_said() -> None:
+            written.wait(30)
+            pipe.send_text("\x04")
+
+        closer = threading.Thread(target=end_once_said, daemon=True)
+        closer.start()
+        assert run_repl(lambda: (state, notices, start_background), input=pipe,
+                        output=DummyOutput(), history_path=chatrepl_home / "history") == 0
+        closer.join(30)
+    assert written.is_set()
+    assert "No providers configured" in out.getvalue()
