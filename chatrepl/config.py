@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chatrepl.errors import ConfigError
-from chatrepl.presetdata import PRESETS
+from chatrepl.presetdata import inherit_presets
 from chatrepl.yamlsource import YamlDocument, load_yaml_document, suggest
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]"})
@@ -366,26 +366,6 @@ def _describe_error(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _inherit_presets(document: YamlDocument, env: Mapping[str, str]) -> None:
-    """An entry named after a preset that gives no URL takes the preset's URL, key variable,
-    name and catalog entry (what it does give wins)."""
-    providers = document.data.get("providers")
-    if not isinstance(providers, dict):
-        return
-    for pid, entry in providers.items():
-        preset = PRESETS.get(pid) if isinstance(pid, str) else None
-        if preset is not None and entry is None:  # `openai:` alone: the preset as it is
-            entry = providers[pid] = {}
-        if preset is None or not isinstance(entry, dict) or "base_url" in entry \
-                or "base_api_url" in entry:
-            continue
-        entry["base_url"] = preset.base_url
-        if not entry.get("api_key") and not entry.get("api_key_env"):
-            entry["api_key_env"] = preset.key_variable_in(env) or preset.key_variable
-        entry.setdefault("name", preset.name)
-        entry.setdefault("catalog_id", preset.catalog_id)
-
-
 def _expand_strings(document: YamlDocument, env: Mapping[str, str]) -> dict[str, str]:
     """Expand `${VAR}` in the fields that allow it; an unset variable is an error.
 
@@ -455,7 +435,8 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
             f"{document.where(())}: the top level is a {kind}, expected a map with `providers:`"
         )
     _check_provider_names(document)
-    _inherit_presets(document, env)
+    if isinstance(document.data.get("providers"), dict):
+        inherit_presets(document.data["providers"], env)
     written_urls = _expand_strings(document, env)
     try:
         config = Config.model_validate(document.data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,20 @@ PRESETS: dict[str, Preset] = {
                "perplexity", ("sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research")),
     )
 }
+
+
+def inherit_presets(providers: dict[Any, Any], env: Mapping[str, str]) -> None:
+    """In the config's raw `providers` map: an entry named after a preset that gives no URL takes
+    the preset's URL, key variable, name and catalog entry (what it does give wins)."""
+    for pid, entry in providers.items():
+        preset = PRESETS.get(pid) if isinstance(pid, str) else None
+        if preset is not None and entry is None:  # `openai:` alone: the preset as it is
+            entry = providers[pid] = {}
+        if preset is None or not isinstance(entry, dict) or "base_url" in entry \
+                or "base_api_url" in entry:
+            continue
+        entry["base_url"] = preset.base_url
+        if not entry.get("api_key") and not entry.get("api_key_env"):
+            entry["api_key_env"] = preset.key_variable_in(env) or preset.key_variable
+        entry.setdefault("name", preset.name)
+        entry.setdefault("catalog_id", preset.catalog_id)
