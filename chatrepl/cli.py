@@ -40,7 +40,7 @@ def build_parser(out: TextIO | None = None) -> argparse.ArgumentParser:
                         help="resume the last conversation with its model and system prompt")
     parser.add_argument("--plain", action="store_true", help="plain text output, no colours")
     parser.add_argument("--no-discover", action="store_true",
-                        help="do not ask providers for models at start-up")
+                        help="do not ask providers for models or look for local servers at start-up")
     parser.add_argument("--local", action="store_true",
                         help="start a llama.cpp server with a small bundled model (SmolLM2) on"
                              " 127.0.0.1 and chat with it; the default when nothing else is"
@@ -77,7 +77,10 @@ def build_command_parser(command: str, out: TextIO | None = None) -> argparse.Ar
         parser.add_argument("providers", nargs="*", metavar="PROVIDER",
                             help="providers to ask (default: all)")
         parser.add_argument("--validate", action="store_true",
-                            help="try each new model with a one-token chat request")
+                            help="try each new model with a one-token chat request (one request"
+                                 " per model: asks first for hosted providers)")
+        parser.add_argument("-y", "--yes", action="store_true",
+                            help="with --validate: do not ask (needed without a terminal)")
         parser.add_argument("--json", action="store_true", help="print JSON")
     else:
         parser = _Parser(prog=f"{PROG} providers", description="List configured providers.",
@@ -155,15 +158,55 @@ def cmd_init(paths: Any, env: Mapping[str, str], out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO) -> int:
+def _ask_on_terminal(stdin: TextIO, stderr: TextIO) -> Callable[[str], bool] | None:
+    """A yes/no question on the terminal, or None when stdin is not one."""
+    isatty = getattr(stdin, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+
+    def ask(question: str) -> bool:
+        stderr.write(f"{question} [y/N] ")
+        stderr.flush()
+        return stdin.readline().strip().lower() in ("y", "yes")
+
+    return ask
+
+
+def _validation_plan(runtime: Any, names: Sequence[str]) -> tuple[dict[str, list[str]], int]:
+    """Models to validate per provider, and how many of the requests go to hosted providers."""
+    plan = {name: runtime.discovery.models_to_validate(name) for name in names}
+    hosted = sum(len(ids) for name, ids in plan.items()
+                 if not runtime.manager.providers[name].is_local)
+    return {name: ids for name, ids in plan.items() if ids}, hosted
+
+
+def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO,
+                 ask: Callable[[str], bool] | None = None, err: TextIO = sys.stderr) -> int:
     from chatrepl.providertable import without_provider
 
     names = [runtime.manager.provider_named(n).id for n in args.providers]
     if not runtime.manager:
         raise UsageError("no providers configured; add one to the config file "
                          f"({runtime.paths.config_file})")
-    results = runtime.discovery.discover_all(names or None, force_refresh=True,
-                                             validate=args.validate)
+    chosen = names or list(runtime.manager.providers)
+    if (args.validate and not args.yes and ask is None
+            and any(not runtime.manager.providers[n].is_local for n in chosen)):
+        raise UsageError("discover --validate sends one chat request per new model, paid on"
+                         " hosted providers; pass --yes to go ahead")
+    results = runtime.discovery.discover_all(names or None, force_refresh=True)
+    if args.validate:
+        plan, hosted = _validation_plan(runtime, [r.provider for r in results if r.ok])
+        total = sum(len(ids) for ids in plan.values())
+        what = f"--validate: {total} chat requests, one per new model ({hosted} to hosted providers)"
+        if hosted and not args.yes and ask is not None and not ask(f"{what}; go ahead?"):
+            err.write("validation skipped\n")
+            plan = {}
+        elif total:
+            err.write(f"{what}\n")
+        for name, ids in plan.items():
+            runtime.discovery.validate_models(name, ids)
+        results = [runtime.discovery.discover_models(r.provider) if r.provider in plan else r
+                   for r in results]
     if args.json:
         json.dump([r.as_json() for r in results], out, indent=1)
         out.write("\n")
@@ -215,8 +258,11 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
             return cmd_init(resolve_paths(env, args.config), env, stdout)
         with collector_paused():  # a short run that builds long-lived data: no collections
             runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
+            runtime.use_local_servers()
             for warning in runtime.warnings:
                 stderr.write(f"{PROG}: warning: {warning}\n")
+            if command == "discover":
+                return cmd_discover(runtime, args, stdout, _ask_on_terminal(stdin, stderr), stderr)
             return COMMANDS[command](runtime, args, stdout)
     args = build_parser(stdout).parse_args(rest)
     paths = resolve_paths(env, args.config)
@@ -233,6 +279,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
             from chatrepl.clients import import_sdk
 
             import_sdk()
+            if runtime.config.discovery.on_startup and not args.no_discover:
+                runtime.use_local_servers()
     for warning in runtime.warnings:
         stderr.write(f"{PROG}: warning: {warning}\n")
     from chatrepl.entry import run_chat

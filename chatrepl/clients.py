@@ -114,8 +114,7 @@ def describe_api_error(exc: BaseException, provider: ProviderConfig, env: Mappin
     elif isinstance(exc, openai.APIConnectionError):
         text = f"{where}: cannot connect to {provider.base_api_url}; is the server running?"
     elif status == 401:
-        text = (f"{where}: 401 unauthorized ({detail or 'bad key'}); "
-                f"check {' or '.join(provider.key_variables())}")
+        text = f"{where}: 401 unauthorized ({detail or 'bad key'}); {provider.key_advice(env)}"
     elif status == 403:
         text = f"{where}: 403 forbidden ({detail or 'no access'}); check the key's permissions"
     elif status == 404:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chatrepl.errors import ConfigError
+from chatrepl.presetdata import inherit_presets
 from chatrepl.yamlsource import YamlDocument, load_yaml_document, suggest
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]"})
@@ -84,8 +85,10 @@ class ProviderConfig(_Strict):
     valid_models: dict[str, str] = Field(default_factory=dict)
     invalid_models: list[str] = Field(default_factory=list)
     catalog_id: str | None = None
-    # Found by probing a local port rather than configured by the user (never saved).
+    # Found by probing a local port, not configured by the user: it is never given a key.
     probed: bool = Field(False, exclude=True)
+    # The base URL as the config file wrote it (with its `${VAR}`), for printing and the state file.
+    url_as_written: str | None = Field(None, exclude=True)
 
     @field_validator("base_api_url")
     @classmethod
@@ -133,28 +136,61 @@ class ProviderConfig(_Strict):
     def is_local(self) -> bool:
         return is_local_url(self.base_api_url)
 
+    @property
+    def shown_url(self) -> str:
+        """The base URL to print or store: as written, so an expanded `${VAR}` stays hidden."""
+        return self.url_as_written or self.base_api_url
+
+    @property
+    def key_configured(self) -> bool:
+        """True when the config names a key (`api_key` or `api_key_env`)."""
+        return bool((self.api_key or "").strip() or (self.api_key_env or "").strip())
+
     def key_variables(self) -> tuple[str, ...]:
-        """Environment variables that may hold this provider's key, in the order tried."""
-        names = [] if self.api_key_env is None else [self.api_key_env]
+        """Environment variables that may hold this provider's key, in the order tried.
+
+        Those named in `api_key: ${VAR}`, then `api_key_env`, then `<ID>_API_KEY`; none for a
+        probed server, which never reads a key.
+        """
+        if self.probed:
+            return ()
+        names = [match.group(1) for match in _VAR_PATTERN.finditer(self.api_key or "")]
+        if self.api_key_env:
+            names.append(self.api_key_env)
         names.append(default_key_variable(self.id or self.name))
         return tuple(dict.fromkeys(names))
+
+    def key_source(self, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+        """(key to send, where it came from): a variable name, `api_key` for an inline key.
+
+        A probed server gets the placeholder; so does a local URL with no key configured.
+        (None, None) means the key is missing.
+        """
+        if self.probed:
+            return LOCAL_PLACEHOLDER_KEY, None
+        if self.api_key:
+            expanded, _missing = expand_vars(self.api_key, env)
+            if expanded.strip():
+                named = _VAR_PATTERN.findall(self.api_key)
+                return expanded.strip(), named[0] if named else "api_key"
+        for variable in self.key_variables():
+            if env.get(variable, "").strip():
+                return env[variable].strip(), variable
+        if self.is_local and not self.key_configured:
+            return LOCAL_PLACEHOLDER_KEY, None
+        return None, None
 
     def resolve_api_key(self, env: Mapping[str, str]) -> str | None:
         """The key to send: inline (with `${VAR}` expanded), then the key variables.
 
-        A provider on localhost that has no key gets a placeholder; otherwise None means missing.
+        A probed server, or a provider on localhost with no key configured, gets a placeholder;
+        otherwise None means missing.
         """
-        if self.api_key:
-            expanded, _missing = expand_vars(self.api_key, env)
-            if expanded.strip():
-                return expanded.strip()
-        for variable in self.key_variables():
-            if env.get(variable, "").strip():
-                return env[variable].strip()
-        return LOCAL_PLACEHOLDER_KEY if self.is_local else None
+        return self.key_source(env)[0]
 
     def key_status(self, env: Mapping[str, str]) -> str:
-        """`set`, `missing` or `not needed`; never the key itself."""
+        """`set`, `missing` or `not needed`; never the key itself (providertable.key_text names
+        the variables of a missing key)."""
         key = self.resolve_api_key(env)
         if key is None:
             return "missing"
@@ -163,6 +199,17 @@ class ProviderConfig(_Strict):
     def missing_key_reason(self) -> str:
         """What to do when no key is found."""
         return f"no API key: set {' or '.join(self.key_variables())}, or api_key in the config"
+
+    def key_advice(self, env: Mapping[str, str]) -> str:
+        """What to check when the provider refuses the key it was sent (a 401)."""
+        source = self.key_source(env)[1]
+        if source == "api_key":
+            return f"check the api_key of provider {self.id} in the config file"
+        if source is not None:
+            return f"check {source}"
+        if self.probed:
+            return f"it wants a key: add {self.id} with its key to the config file"
+        return f"it wants a key: set {' or '.join(self.key_variables())}, or api_key in the config"
 
     def get_valid_models(self) -> dict[str, str]:
         """Long name -> short name for every model known to work.
@@ -278,7 +325,7 @@ def _known_fields(parent: tuple[Any, ...]) -> list[str]:
         return []
     names: list[str] = []
     for field_name, info in model.model_fields.items():
-        if field_name in ("id", "source", "probed"):
+        if field_name in ("id", "source", "probed", "url_as_written"):
             continue
         names.append(field_name)
         if isinstance(info.alias, str):
@@ -319,9 +366,13 @@ def _describe_error(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _expand_strings(document: YamlDocument, env: Mapping[str, str]) -> None:
-    """Expand `${VAR}` in the fields that allow it; an unset variable is an error."""
+def _expand_strings(document: YamlDocument, env: Mapping[str, str]) -> dict[str, str]:
+    """Expand `${VAR}` in the fields that allow it; an unset variable is an error.
+
+    Returns the base URLs that held a variable, as written, by provider name.
+    """
     data = document.data
+    written: dict[str, str] = {}
 
     def expand(path: tuple[Any, ...], container: dict[str, Any], key: str) -> None:
         value = container.get(key)
@@ -340,8 +391,12 @@ def _expand_strings(document: YamlDocument, env: Mapping[str, str]) -> None:
     if isinstance(providers, dict):
         for pid, entry in providers.items():
             if isinstance(entry, dict):
+                for key in ("base_url", "base_api_url"):
+                    if isinstance(entry.get(key), str) and _VAR_PATTERN.search(entry[key]):
+                        written[pid] = entry[key].strip().rstrip("/")
                 for key in _EXPANDED_FIELDS:
                     expand(("providers", pid, key), entry, key)
+    return written
 
 
 def _check_provider_names(document: YamlDocument) -> None:
@@ -380,7 +435,9 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
             f"{document.where(())}: the top level is a {kind}, expected a map with `providers:`"
         )
     _check_provider_names(document)
-    _expand_strings(document, env)
+    if isinstance(document.data.get("providers"), dict):
+        inherit_presets(document.data["providers"], env)
+    written_urls = _expand_strings(document, env)
     try:
         config = Config.model_validate(document.data)
     except ValidationError as exc:
@@ -388,4 +445,8 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
         loc = _error_loc(first)
         dotted = dotted_path(loc) or "(top level)"
         raise ConfigError(f"{document.where(loc)}: {dotted}: {_describe_error(first)}") from None
-    return config.model_copy(update={"source": path})
+    # Fields the program sets, whatever the file says: configured providers are not probed.
+    providers = {pid: provider.model_copy(update={"probed": False,
+                                                  "url_as_written": written_urls.get(pid)})
+                 for pid, provider in config.providers.items()}
+    return config.model_copy(update={"source": path, "providers": providers})

@@ -127,7 +127,7 @@ class ModelDiscoveryService:
         """What the provider's own /models listing said about `model` (context, prices)."""
         found = self._known.get(name)
         base = self.base_providers.get(name)
-        if found is None or base is None or found.base_api_url.rstrip("/") != base.base_api_url:
+        if found is None or base is None or found.base_api_url.rstrip("/") != base.shown_url:
             return None
         return found.facts.get(model)
 
@@ -139,7 +139,7 @@ class ModelDiscoveryService:
         found = self._known.get(name)
         base = self.base_providers.get(name)
         return (found is not None and base is not None
-                and found.base_api_url.rstrip("/") == base.base_api_url
+                and found.base_api_url.rstrip("/") == base.shown_url
                 and self.clock() - found.discovered_at < self.settings.ttl_seconds)
 
     def stale_providers(self) -> list[str]:
@@ -186,7 +186,7 @@ class ModelDiscoveryService:
         ids = set(reply.ids)
         chat = tuple(m.id for m in reply.models if m.is_chat)
         invalid = tuple(m.id for m in reply.models if not m.is_chat)
-        if previous is not None and previous.base_api_url.rstrip("/") == config.base_api_url:
+        if previous is not None and previous.base_api_url.rstrip("/") == config.shown_url:
             # Models found invalid by validation stay invalid while the provider lists them.
             invalid = tuple(dict.fromkeys([*invalid, *(i for i in previous.invalid_models
                                                        if i in ids)]))
@@ -194,7 +194,7 @@ class ModelDiscoveryService:
             chat = tuple(i for i in chat if i not in rejected)
         kept = set(chat)
         facts = {m.id: m.facts for m in reply.models if m.facts and m.id in kept}
-        found = DiscoveredModels(config.base_api_url, chat, invalid, self.clock(),
+        found = DiscoveredModels(config.shown_url, chat, invalid, self.clock(),
                                  config.display_name, facts)
         self._record(name, found)
         return self._result_from_known(name, ok=True, finished_at=found.discovered_at,
@@ -220,7 +220,7 @@ class ModelDiscoveryService:
             hint = ("; does the base URL need /v1?"
                     if not config.base_api_url.rstrip("/").endswith("/v1") else "")
             raise ModelsReplyError(
-                f"{config.id}: no model list at {config.base_api_url}/models (404){hint}", "404"
+                f"{config.id}: no model list at {config.shown_url}/models (404){hint}", "404"
             ) from None
         except openai.OpenAIError as exc:
             raise ModelsReplyError(describe_api_error(exc, config, self.env),
@@ -232,6 +232,14 @@ class ModelDiscoveryService:
         finally:
             client.close()
 
+    def models_to_validate(self, provider: str | ProviderConfig) -> list[str]:
+        """The models validation would try (one chat request each): those discovered, not
+        those the user listed."""
+        config = self._provider(provider)
+        listed = set(config.valid_models)
+        current = self.manager.providers.get(config.id)
+        return [m for m in (current.valid_models if current else {}) if m not in listed]
+
     def validate_models(self, provider: str | ProviderConfig,
                         ids: Iterable[str] | None = None) -> dict[str, str]:
         """Try each model with a one-token chat, `concurrency` at a time.
@@ -240,10 +248,7 @@ class ModelDiscoveryService:
         are recorded.
         """
         config = self._provider(provider)
-        if ids is None:
-            listed = set(config.valid_models)
-            ids = [m for m in self.manager.providers[config.id].valid_models if m not in listed]
-        ids = list(ids)
+        ids = self.models_to_validate(config) if ids is None else list(ids)
         if not ids or config.resolve_api_key(self.env) is None:
             return dict.fromkeys(ids, "unknown")
         from concurrent.futures import ThreadPoolExecutor

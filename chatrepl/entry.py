@@ -126,6 +126,12 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     return 130 if result.interrupted else EXIT_OK
 
 
+def _no_providers_lines(runtime: Runtime) -> list[str]:
+    return [f"No providers configured. Add one to {runtime.paths.config_file}",
+            "(see config.example.yaml or run `chatrepl init`), set a key such as"
+            " OPENAI_API_KEY, or chat offline with --local (make install-local)."]
+
+
 def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
                  local_server: Any = None) -> Prepared:
     """The REPL state, the lines to greet with, and the work to start once the prompt is up."""
@@ -141,12 +147,15 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
     if chat.model:
         state.mark_used(state.current_model)
     discover = runtime.config.discovery.on_startup and not args.no_discover
-    if not runtime.manager:
-        notices += [f"No providers configured. Add one to {runtime.paths.config_file}",
-                    "(see config.example.yaml or run `chatrepl init`), set a key such as"
-                    " OPENAI_API_KEY, or chat offline with --local (make install-local)."]
+    # With the local probe about to run, "no providers" waits for its answer.
+    if not runtime.manager and not discover:
+        notices += _no_providers_lines(runtime)
     if args.resume:
         notices += resumed_lines(chat, "resumed the last conversation")
+
+    def probed(added: list[str]) -> None:
+        if not runtime.manager:
+            state.say(_no_providers_lines(runtime))
 
     def start_background() -> None:
         """Once the prompt is on screen: discovery, the catalog, local servers."""
@@ -164,7 +173,8 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
                 state.redraw()
 
             local_server.wait_ready_in_background(on_done=local_ready)
-        runtime.start_background_work(probe_local=discover, on_change=state.redraw)
+        runtime.start_background_work(probe_local=discover, on_change=state.redraw,
+                                      on_probed=probed)
 
     return state, notices, start_background
 

@@ -93,6 +93,9 @@ def probe_local_servers(timeout: float = 0.15, ports: Mapping[str, int] | None =
                         host: str = LOOPBACK, connect: Connect = _connect) -> dict[str, ProviderConfig]:
     """Servers on `host` that answer `GET /v1/models` with a model list, as keyless providers.
 
+    Anyone on this machine may listen on these ports, so the providers are marked `probed`:
+    they are never sent a key (see ProviderConfig.key_source).
+
     `ports` maps a provider id to its port (default: Ollama 11434, LM Studio 1234, llama.cpp
     8080, vLLM 8000). Every port is tried at once; the whole probe returns within `timeout`.
     """
@@ -164,7 +167,8 @@ def render_init_config(presets_found: Mapping[str, ProviderConfig],
         "# environment variable named in `api_key: ${VAR}` (or write `api_key_env: VAR`).",
         "#",
         "# Built-in presets need no entry here: a preset is available whenever its key variable",
-        "# is set. An entry with the same name as a preset replaces the preset.",
+        "# is set. An entry with the same name as a preset replaces it, and takes the preset's",
+        "# URL and key variable when it gives no base_url (e.g. to list its valid_models).",
         "",
         "# default_model: openai/gpt-4o-mini",
         "# system_prompt: You are a helpful assistant.",
@@ -180,9 +184,12 @@ def render_init_config(presets_found: Mapping[str, ProviderConfig],
             variable = provider.api_key_env or provider.key_variables()[0]
             entries.extend(_provider_lines(provider_id, provider, f'    api_key: "${{{variable}}}"'))
     if locals_found:
-        entries.append("  # Servers found running on this machine (no key needed):")
+        # Commented out: whatever listens on these ports later would otherwise be trusted.
+        entries.append("  # Servers found running on this machine. They are used without an entry")
+        entries.append("  # while they run; uncomment one to trust that port for good (any local")
+        entries.append("  # user could listen on it once the server stops):")
         for provider_id, provider in locals_found.items():
-            entries.extend(_provider_lines(provider_id, provider, None))
+            entries.extend("  # " + line[2:] for line in _provider_lines(provider_id, provider, None))
     if entries:
         lines.append("providers:")
         lines.extend(entries)

@@ -1,78 +1,28 @@
 """Built-in providers for well-known OpenAI-compatible services.
 
 A preset is available without any config entry once its key variable is set in the
-environment; a config entry of the same name always wins.
+environment; a config entry of the same name wins (it inherits the preset's URL and key
+variable when it gives no URL: see config.load_config).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from chatrepl.config import ProviderConfig
+from chatrepl.presetdata import PRESETS, Preset
 
 
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """One well-known service: where it answers and which variables may hold its key."""
-
-    id: str
-    name: str
-    base_url: str
-    key_variables: tuple[str, ...]
-    catalog_id: str
-    # Models to offer when the service has no usable `/models` list.
-    models: tuple[str, ...] = ()
-
-    @property
-    def key_variable(self) -> str:
-        """The main key variable (the first one)."""
-        return self.key_variables[0]
-
-    def key_variable_in(self, env: Mapping[str, str]) -> str | None:
-        """The first key variable set (non-blank) in `env`, or None."""
-        for variable in self.key_variables:
-            if env.get(variable, "").strip():
-                return variable
-        return None
-
-    def provider(self, key_variable: str | None = None) -> ProviderConfig:
-        """A ProviderConfig that reads its key from `key_variable` (default: the main one)."""
-        return ProviderConfig(
-            id=self.id,
-            name=self.name,
-            base_api_url=self.base_url,
-            api_key_env=key_variable or self.key_variable,
-            catalog_id=self.catalog_id,
-            valid_models=list(self.models),
-        )
-
-
-PRESETS: dict[str, Preset] = {
-    preset.id: preset
-    for preset in (
-        Preset("openai", "OpenAI", "https://api.openai.com/v1", ("OPENAI_API_KEY",), "openai"),
-        Preset("openrouter", "OpenRouter", "https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",),
-               "openrouter"),
-        Preset("groq", "Groq", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",), "groq"),
-        Preset("deepseek", "DeepSeek", "https://api.deepseek.com/v1", ("DEEPSEEK_API_KEY",),
-               "deepseek"),
-        Preset("mistral", "Mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",), "mistral"),
-        Preset("together", "Together AI", "https://api.together.xyz/v1",
-               ("TOGETHER_API_KEY", "TOGETHERAI_API_KEY"), "togetherai"),
-        Preset("fireworks", "Fireworks AI", "https://api.fireworks.ai/inference/v1",
-               ("FIREWORKS_API_KEY",), "fireworks-ai"),
-        Preset("xai", "xAI", "https://api.x.ai/v1", ("XAI_API_KEY",), "xai"),
-        Preset("gemini", "Google Gemini", "https://generativelanguage.googleapis.com/v1beta/openai",
-               ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "google"),
-        Preset("cerebras", "Cerebras", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",), "cerebras"),
-        Preset("deepinfra", "DeepInfra", "https://api.deepinfra.com/v1/openai",
-               ("DEEPINFRA_API_KEY", "DEEPINFRA_TOKEN"), "deepinfra"),
-        # Perplexity's API has no model list endpoint, so its chat models are named here.
-        Preset("perplexity", "Perplexity", "https://api.perplexity.ai", ("PERPLEXITY_API_KEY",),
-               "perplexity", ("sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research")),
+def preset_provider(preset: Preset, key_variable: str | None = None) -> ProviderConfig:
+    """A ProviderConfig for `preset` that reads its key from `key_variable` (default: the main one)."""
+    return ProviderConfig(
+        id=preset.id,
+        name=preset.name,
+        base_api_url=preset.base_url,
+        api_key_env=key_variable or preset.key_variable,
+        catalog_id=preset.catalog_id,
+        valid_models=list(preset.models),
     )
-}
 
 
 def preset_providers(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
@@ -81,7 +31,7 @@ def preset_providers(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
     for preset in PRESETS.values():
         variable = preset.key_variable_in(env)
         if variable is not None:
-            found[preset.id] = preset.provider(variable)
+            found[preset.id] = preset_provider(preset, variable)
     return found
 
 

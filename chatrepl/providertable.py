@@ -40,7 +40,7 @@ def provider_rows(runtime: Runtime) -> list[dict[str, Any]]:
     return [{
         "provider": pid,
         "name": provider.display_name,
-        "base_url": provider.base_api_url,
+        "base_url": provider.shown_url,
         "key": provider.key_status(runtime.env),
         "models": len(provider.valid_models),
         "last_discovery": runtime.discovery.last_discovered(pid),
@@ -68,6 +68,6 @@ def provider_table(runtime: Runtime) -> list[str]:
             last += f"  ✗ {without_provider(pid, status.error)}"
         if status is not None and status.dropped:
             last += f"  ({status.dropped} ids dropped: too long, unprintable or too many)"
-        cells.append([pid, provider.base_api_url, key_text(provider, runtime.env),
+        cells.append([pid, provider.shown_url, key_text(provider, runtime.env),
                       f"{models} model{'' if models == 1 else 's'}", last])
     return align(cells)

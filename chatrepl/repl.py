@@ -178,6 +178,7 @@ def run_repl(state: ReplState | Callable[[], Prepared], *, history_path: Path | 
 
     def attach(loaded: ReplState, hook: Callable[[], None] | None) -> None:
         loaded.redraw = app.invalidate
+        loaded.say = lambda lines: show(lines, loaded.printer)
         loaded.runtime.refresher.on_progress = app.invalidate
         if hook is not None:
             hook()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,8 @@ class ReplState:
     recent: list[str] = field(default_factory=list)
     should_exit: bool = False
     redraw: Callable[[], None] = lambda: None
+    # Lines from another thread; the REPL sets it to print them above the prompt.
+    say: Callable[[Sequence[str]], None] = lambda lines: None
     session_cost: float = 0.0
     cost_unknown: bool = False
     local_server: Any = None

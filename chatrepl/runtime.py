@@ -8,12 +8,14 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from chatrepl.config import Config, load_config
+from chatrepl.config import Config, ProviderConfig, load_config
 from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
 from chatrepl.fsutil import sweep_stale_temp_files
 from chatrepl.manager import ModelRecord, ProviderManager
 from chatrepl.paths import Paths
+from chatrepl.presetdata import PRESETS
 from chatrepl.presets import merge_presets
 from chatrepl.state import DiscoveredStore
 
@@ -67,23 +69,41 @@ class Runtime:
         info = self.record_info(record)
         return info.short_facts() if info else ""
 
+    def add_local_servers(self) -> list[str]:
+        """Probe the usual local ports (fast); register the servers found that are not
+        configured, as probed providers that never get a key. Returns their names."""
+        from chatrepl.localprobe import probe_local_servers
+
+        return self.discovery.add_providers(probe_local_servers())
+
+    def use_local_servers(self) -> list[str]:
+        """For a one-shot run or a subcommand: add the local servers and learn their models
+        now (from the cache when fresh). Returns the names added."""
+        added = self.add_local_servers()
+        stale = [name for name in added if not self.discovery.is_fresh(name)]
+        if stale:
+            self.discovery.discover_all(stale)
+        return added
+
     def start_background_work(self, *, probe_local: bool,
-                              on_change: Callable[[], None] = lambda: None) -> threading.Thread:
-        """Off the prompt's path: load (and maybe refresh) the catalog, find local servers."""
+                              on_change: Callable[[], None] = lambda: None,
+                              on_probed: Callable[[list[str]], None] = lambda added: None,
+                              ) -> threading.Thread:
+        """Off the prompt's path: find local servers (then `on_probed` with the names added),
+        load (and maybe refresh) the catalog, then `on_change`."""
 
         def work() -> None:
+            if probe_local:
+                added = self.add_local_servers()
+                if added:
+                    self.refresher.refresh(added, force=False)
+                on_probed(added)
             for folder in (self.paths.state_dir, self.paths.sessions_dir, self.paths.cache_dir):
                 sweep_stale_temp_files(folder)
             if self.config.catalog.refresh:
                 self.catalog.refresh()
             else:
                 len(self.catalog)  # load the bundled data now rather than on the first Tab
-            if probe_local:
-                from chatrepl.localprobe import probe_local_servers
-
-                added = self.discovery.add_providers(probe_local_servers())
-                if added:
-                    self.refresher.refresh(added, force=False)
             on_change()
 
         thread = threading.Thread(target=work, name="chatrepl-background", daemon=True)
@@ -106,6 +126,27 @@ def config_warnings(config: Config) -> list[str]:
     return []
 
 
+def key_warnings(providers: Mapping[str, ProviderConfig], env: Mapping[str, str]) -> list[str]:
+    """One line per configured provider whose key would go somewhere it should not: over
+    plain http:// to another machine, or a preset's key variable to another host."""
+    lines: list[str] = []
+    for pid, provider in providers.items():
+        key, source = provider.key_source(env)
+        if provider.probed or key is None or source is None:
+            continue
+        url = urlsplit(provider.base_api_url)
+        if url.scheme == "http" and not provider.is_local:
+            lines.append(f"provider {pid}: its API key ({source}) would be sent unencrypted to"
+                         f" {provider.shown_url}; use https://")
+        preset = PRESETS.get(pid)
+        if (preset is not None and source in preset.key_variables
+                and url.hostname != urlsplit(preset.base_url).hostname):
+            lines.append(f"provider {pid}: sends {source}, the {preset.name} key, to"
+                         f" {provider.shown_url} rather than {preset.base_url}; if that is"
+                         " intended, rename the entry or set its own api_key_env")
+    return lines
+
+
 def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = False) -> Runtime:
     """Load the config (ConfigError on a bad file) and wire providers, discovery and catalog."""
     config = load_config(paths.config_file, env, must_exist=paths.config_explicit)
@@ -113,5 +154,6 @@ def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = F
     store = DiscoveredStore(paths.discovered_file)
     service = ModelDiscoveryService(manager, env, config.discovery, store)
     refresher = DiscoveryRefresher(service, synchronous=synchronous)
-    warnings = [*config_warnings(config), *([store.warning] if store.warning else [])]
+    warnings = [*config_warnings(config), *key_warnings(config.providers, env),
+                *([store.warning] if store.warning else [])]
     return Runtime(env, paths, config, manager, service, refresher, tuple(warnings))

@@ -95,17 +95,28 @@ def _discover_parser() -> Parser:
     parser.add_argument("providers", nargs="*", metavar="PROVIDER",
                         help="providers to ask (default: all)")
     parser.add_argument("--validate", action="store_true",
-                        help="try each new model with a one-token request")
+                        help="try each new model with a one-token request (one per model)")
+    parser.add_argument("--yes", action="store_true",
+                        help="with --validate: go ahead without asking for hosted providers")
     return parser
 
 
 @command("/discover", help="refresh model lists in the background",
-         usage="/discover [PROVIDER ...] [--validate]", parser=_discover_parser)
+         usage="/discover [PROVIDER ...] [--validate [--yes]]", parser=_discover_parser)
 def _discover(state: ReplState, argument: str) -> None:
     args = _discover_parser().parse_args(split_arguments(argument))
     names = [state.runtime.manager.provider_named(w).id for w in args.providers]
     if not state.runtime.manager:
         raise UsageError(f"no providers configured; add one to {state.runtime.paths.config_file}")
+    manager = state.runtime.manager
+    hosted = [n for n in names or list(manager.providers) if not manager.providers[n].is_local]
+    if args.validate and hosted and not args.yes:
+        known = sum(len(state.runtime.discovery.models_to_validate(n)) for n in hosted)
+        state.printer.warning(
+            f"--validate sends one chat request per new model, paid on hosted providers"
+            f" (about {known} to {', '.join(hosted)} now); type `/discover {argument.strip()} --yes`"
+            " to go ahead")
+        return
     state.runtime.refresher.refresh(names or None, validate=args.validate)
     state.printer.info(f"discovering {', '.join(names) or 'all providers'} in the background…")
     state.redraw()

@@ -37,7 +37,7 @@ def effective_provider(base: ProviderConfig, found: DiscoveredModels | None) -> 
     The user's short names and listed models always win; discovered non-chat or rejected ids
     are invalid unless the user lists them as valid.
     """
-    if found is None or found.base_api_url.rstrip("/") != base.base_api_url:
+    if found is None or found.base_api_url.rstrip("/") != base.shown_url:
         return base
     listed = base.valid_models
     invalid = list(dict.fromkeys([*base.invalid_models,

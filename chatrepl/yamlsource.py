@@ -12,10 +12,15 @@ import yaml
 from chatrepl.errors import ConfigError
 from chatrepl.fsutil import read_at_most
 
-MAX_CONFIG_BYTES = 1024 * 1024
-# Values a document may expand to. Aliases let a few lines stand for millions of values (the
-# "billion laughs"); a real config has far fewer, so past this the file is refused, not walked.
+# Older versions wrote every discovered model into the providers file: 48,000 models make
+# about 2 MB. The cap (as for saved sessions) refuses /dev/zero or a disk image, not real files.
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+# Values a document may expand to: one per byte of text, at least this many. Aliases let a few
+# lines stand for millions of values (the "billion laughs"); a file without aliases cannot write
+# more values than it has bytes, so past this budget the file is refused, not walked.
 MAX_CONFIG_VALUES = 100_000
+# libyaml's parser when PyYAML was built with it: 6x faster on a large legacy file.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -69,7 +74,8 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: larger than 1 MiB; is this really the config file?")
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB;"
+                          " is this really the config file?")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -168,10 +174,23 @@ def _marked_error(path: Path, text: str, exc: yaml.MarkedYAMLError) -> ConfigErr
 def load_yaml_document(path: Path) -> YamlDocument:
     """Read `path` as YAML; every problem becomes a ConfigError naming the file and line."""
     text = _read_text(path)
+    if _LOADER is not yaml.SafeLoader:
+        try:
+            return _parse(path, text, _LOADER)
+        except _SyntaxError:
+            pass  # read again below: the pure-Python parser's messages say more
+    return _parse(path, text, yaml.SafeLoader)
+
+
+class _SyntaxError(ConfigError):
+    """Text that is not YAML (rather than YAML this program refuses)."""
+
+
+def _parse(path: Path, text: str, loader_class: type[yaml.SafeLoader]) -> YamlDocument:
     document = YamlDocument(path=path, data=None)
     loader: yaml.SafeLoader | None = None
     try:
-        loader = yaml.SafeLoader(text)  # checks for characters YAML does not allow
+        loader = loader_class(text)  # checks for characters YAML does not allow
         node = loader.get_single_node()
         if node is not None:
             budget = max(MAX_CONFIG_VALUES, len(text))
@@ -180,11 +199,11 @@ def load_yaml_document(path: Path) -> YamlDocument:
         line = text[: max(exc.position, 0)].count("\n") + 1
         what = (f"character U+{exc.character:04X} is not allowed"
                 if isinstance(exc.character, int) else "a character that is not allowed")
-        raise ConfigError(f"{path}:{line}: invalid YAML: {what}; remove it") from None
+        raise _SyntaxError(f"{path}:{line}: invalid YAML: {what}; remove it") from None
     except yaml.MarkedYAMLError as exc:
-        raise _marked_error(path, text, exc) from None
+        raise _SyntaxError(str(_marked_error(path, text, exc))) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+        raise _SyntaxError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise ConfigError(f"{path}: invalid YAML: nesting is too deep") from None
     finally:

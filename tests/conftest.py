@@ -27,7 +27,20 @@ def chatrepl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.endswith("_API_KEY") or name.startswith("OPENAI_"):
             monkeypatch.delenv(name, raising=False)
+    # No test finds whatever happens to listen on 8080 or 11434: tests that want the local
+    # probe point it at their own server (see probe_ports).
+    monkeypatch.setattr("chatrepl.localprobe.DEFAULT_PORTS", {})
     return home
+
+
+@pytest.fixture
+def probe_ports(monkeypatch: pytest.MonkeyPatch):
+    """Point the local-server probe at the given ports: `probe_ports(llamacpp=server.port)`."""
+
+    def point(**ports: int) -> None:
+        monkeypatch.setattr("chatrepl.localprobe.DEFAULT_PORTS", dict(ports))
+
+    return point
 
 
 @pytest.fixture

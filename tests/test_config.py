@@ -265,9 +265,9 @@ def test_base_url_without_scheme(write_config) -> None:
 
 
 def test_missing_base_url_names_the_field(write_config) -> None:
-    path = write_config("providers:\n  openai:\n    name: OpenAI\n")
+    path = write_config("providers:\n  myservice:\n    name: My service\n")
     message = config_error(path)
-    assert message.startswith(f"{path}:2: providers.openai.base_api_url: is required")
+    assert message.startswith(f"{path}:2: providers.myservice.base_api_url: is required")
 
 
 def test_duplicate_key(write_config) -> None:

@@ -11,7 +11,7 @@ import pytest
 from fakeserver import FakeOpenAIServer
 
 from chatrepl.config import ProviderConfig, load_config
-from chatrepl.localprobe import DEFAULT_PORTS, probe_local_servers, render_init_config
+from chatrepl.localprobe import LOCAL_SERVERS, probe_local_servers, render_init_config
 from chatrepl.presets import preset_providers
 
 
@@ -27,7 +27,8 @@ def closed_port() -> Iterator[int]:
 
 
 def test_default_ports() -> None:
-    assert DEFAULT_PORTS == {"ollama": 11434, "lmstudio": 1234, "llamacpp": 8080, "vllm": 8000}
+    assert {s.id: s.port for s in LOCAL_SERVERS.values()} == {
+        "ollama": 11434, "lmstudio": 1234, "llamacpp": 8080, "vllm": 8000}
 
 
 def test_a_server_with_a_model_list_becomes_a_keyless_provider(fake_server: FakeOpenAIServer,
@@ -73,7 +74,8 @@ def test_a_silent_server_is_given_up_on() -> None:
         listener.close()
 
 
-def test_sockets_never_wait_longer_than_the_probe_budget() -> None:
+def test_sockets_never_wait_longer_than_the_probe_budget(probe_ports) -> None:
+    probe_ports(**{s.id: s.port for s in LOCAL_SERVERS.values()})  # the real ports, never reached
     seen: list[tuple[tuple[str, int], float]] = []
 
     def connect(address: tuple[str, int], timeout: float) -> socket.socket:
@@ -81,7 +83,7 @@ def test_sockets_never_wait_longer_than_the_probe_budget() -> None:
         raise ConnectionRefusedError
 
     assert probe_local_servers(connect=connect) == {}
-    assert sorted(port for (_host, port), _t in seen) == sorted(DEFAULT_PORTS.values())
+    assert sorted(port for (_host, port), _t in seen) == [1234, 8000, 8080, 11434]
     assert all(host == "127.0.0.1" and 0 < timeout <= 0.15 for (host, _port), timeout in seen)
 
 
@@ -103,13 +105,16 @@ def test_init_config_loads_and_holds_no_key(tmp_path: Path) -> None:
         assert secret not in text
     assert "${OPENAI_API_KEY}" in text
     config = load_config(write(tmp_path, text), env)
-    assert list(config.providers) == ["openai", "together", "perplexity", "ollama"]
+    # A server found running is written commented out: a later listener is not trusted.
+    assert list(config.providers) == ["openai", "together", "perplexity"]
     openai = config.providers["openai"]
     assert openai.base_api_url == "https://api.openai.com/v1"
     assert openai.resolve_api_key(env) == "sk-very-secret-value"
     assert config.providers["together"].catalog_id == "togetherai"
     assert "sonar" in config.providers["perplexity"].valid_models
-    ollama = config.providers["ollama"]
+    assert '  # ollama:\n  #   name: "Ollama (local)"\n  #   base_url: "http://127.0.0.1:11434/v1"' in text
+    uncommented = text.replace("  # ollama:", "  ollama:").replace("  #   ", "    ")
+    ollama = load_config(write(tmp_path, uncommented), env).providers["ollama"]
     assert ollama.base_api_url == "http://127.0.0.1:11434/v1"
     assert ollama.api_key is None and ollama.key_status(env) == "not needed"
 
@@ -122,8 +127,12 @@ def test_init_config_with_nothing_found_loads(tmp_path: Path) -> None:
 
 def test_init_config_from_a_real_probe(tmp_path: Path, fake_server: FakeOpenAIServer) -> None:
     found = probe_local_servers(timeout=2.0, ports={"llamacpp": fake_server.port})
-    config = load_config(write(tmp_path, render_init_config({}, found)), {})
+    text = render_init_config({}, found)
+    assert load_config(write(tmp_path, text), {}).providers == {}
+    uncommented = text.replace("  # llamacpp:", "  llamacpp:").replace("  #   ", "    ")
+    config = load_config(write(tmp_path, uncommented), {})
     assert config.providers["llamacpp"].base_api_url == fake_server.url
+    assert not config.providers["llamacpp"].probed
 
 
 def test_nested_json_is_not_a_server_and_prints_no_traceback(
