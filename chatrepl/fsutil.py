@@ -45,13 +45,15 @@ def private_dir_problem(st: os.stat_result, uid: int, *, others_may_read: bool =
 def check_private_dir(path: Path, *, others_may_read: bool = False, uid: int | None = None) -> None:
     """UnsafeDirectoryError (one line naming `path` and the fix) when `path` exists and other
     users could read or plant files in it (see `private_dir_problem`); nothing when it is absent."""
+    if uid is None and not hasattr(os, "getuid"):
+        return  # no POSIX owners to compare
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return
     except OSError as exc:
         raise UnsafeDirectoryError(f"{path}: cannot check it ({exc.strerror or exc})") from None
-    owner = os.getuid() if uid is None else uid
+    owner = os.getuid() if uid is None else uid  # uid: for tests, which run as root
     problem = private_dir_problem(st, owner, others_may_read=others_may_read)
     if problem is None:
         return

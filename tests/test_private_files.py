@@ -48,6 +48,11 @@ def test_a_folder_of_another_user_is_refused_whatever_its_mode(tmp_path: Path) -
     assert problem is not None and "belongs to another user" in problem
     assert private_dir_problem(st, st.st_uid + 1, others_may_read=True) == problem
     assert private_dir_problem(os.stat(_victim(tmp_path)), st.st_uid) == "is not a folder"
+    with pytest.raises(UnsafeDirectoryError) as caught:
+        check_private_dir(folder, uid=st.st_uid + 1)
+    assert str(caught.value).startswith(f"{folder}: belongs to another user")
+    assert "set CHATREPL_HOME to a folder of your own" in str(caught.value)
+    check_private_dir(folder, uid=st.st_uid)
 
 
 @pytest.mark.parametrize(("mode", "others_may_read", "fix"), [
