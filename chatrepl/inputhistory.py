@@ -41,9 +41,13 @@ class BoundedFileHistory(FileHistory):
         """Append `string` to the file (as FileHistory does, but 0600 and never through a
         link: `open_private`) unless it is too big to keep."""
         entry = _entry_bytes(string)
-        if len(entry) <= self.max_entry_bytes:
+        if len(entry) > self.max_entry_bytes:
+            return
+        try:
             with open_private(Path(str(self.filename)), append=True) as handle:
                 handle.write(f"\n# {datetime.datetime.now()}\n".encode() + entry)
+        except OSError:
+            pass  # a link planted in its place, a full disk: the entry stays in memory only
 
     def load_history_strings(self) -> Iterable[str]:
         """The kept entries, newest first; the file is trimmed first when over its bounds."""

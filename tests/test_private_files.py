@@ -143,9 +143,11 @@ def test_the_history_file_is_private_and_never_written_through_a_link(tmp_path: 
     victim = _victim(tmp_path)
     history_path.unlink()
     history_path.symlink_to(victim)
-    planted = _history(history_path)
+    history.append_string("secret prompt")  # planted while the REPL runs: not written
+    planted = _history(history_path)  # planted before it starts: history in memory only
     planted.append_string("secret prompt")
     assert victim.read_text(encoding="utf-8") == "precious\n"
+    assert history.get_strings()[-1] == "secret prompt"
 
 
 def test_the_history_refuses_a_folder_open_to_others(tmp_path: Path) -> None:
