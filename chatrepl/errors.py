@@ -93,3 +93,10 @@ class ProviderError(ChatReplError):
 
 class StateError(ChatReplError):
     """A state file (sessions, discovered models) could not be read or written."""
+
+
+class UnsafeDirectoryError(ChatReplError):
+    """A folder for private files (state, history, the local server's log) that other users
+    could read or write; the message names it and the command that fixes it."""
+
+    exit_code = EXIT_USAGE

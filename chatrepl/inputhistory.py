@@ -8,13 +8,14 @@ them) but are not written; when the file holds more than `MAX_ENTRIES` entries o
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from prompt_toolkit.history import FileHistory
 
-from chatrepl.fsutil import atomic_file
+from chatrepl.fsutil import atomic_file, open_private
 
 MAX_ENTRY_BYTES = 4 * 1024
 MAX_ENTRIES = 1000
@@ -37,9 +38,16 @@ class BoundedFileHistory(FileHistory):
         self.max_file_bytes = max_file_bytes
 
     def store_string(self, string: str) -> None:
-        """Append `string` to the file unless it is too big to keep."""
-        if len(_entry_bytes(string)) <= self.max_entry_bytes:
-            super().store_string(string)
+        """Append `string` to the file (as FileHistory does, but 0600 and never through a
+        link: `open_private`) unless it is too big to keep."""
+        entry = _entry_bytes(string)
+        if len(entry) > self.max_entry_bytes:
+            return
+        try:
+            with open_private(Path(str(self.filename)), append=True) as handle:
+                handle.write(f"\n# {datetime.datetime.now()}\n".encode() + entry)
+        except OSError:
+            pass  # a link planted in its place, a full disk: the entry stays in memory only
 
     def load_history_strings(self) -> Iterable[str]:
         """The kept entries, newest first; the file is trimmed first when over its bounds."""

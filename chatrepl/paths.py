@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatrepl.fsutil import check_private_dir
+
 APP_NAME = "chatrepl"
 
 
@@ -41,6 +43,13 @@ class Paths:
     @property
     def catalog_cache_file(self) -> Path:
         return self.cache_dir / "models-dev-api.json"
+
+    def check_private(self) -> None:
+        """UnsafeDirectoryError when the state folders exist and other users may read or write
+        them, or the cache folder exists and they may write it (they could swap the model)."""
+        check_private_dir(self.state_dir)
+        check_private_dir(self.sessions_dir)
+        check_private_dir(self.cache_dir, others_may_read=True)
 
 
 def resolve_paths(env: Mapping[str, str], config_override: str | None = None) -> Paths:

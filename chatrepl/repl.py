@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 
 from chatrepl.completer import ModelCommandCompleter, SlashCommandCompleter, WordListCompleter
 from chatrepl.errors import ChatReplError
-from chatrepl.fsutil import ensure_private_dir
+from chatrepl.fsutil import open_private, require_private_dir
 from chatrepl.inputhistory import BoundedFileHistory
 from chatrepl.toolbar import discovery_status, toolbar_text
 
@@ -105,9 +104,11 @@ class _StateHolder:
 
 
 def _history(path: Path) -> Any:
+    """The input history file; in memory when it cannot be written. UnsafeDirectoryError
+    when its folder is open to other users."""
+    require_private_dir(path.parent)
     try:
-        ensure_private_dir(path.parent)
-        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+        open_private(path, append=True).close()
         return BoundedFileHistory(path)
     except OSError:
         return InMemoryHistory()

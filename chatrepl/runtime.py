@@ -148,7 +148,11 @@ def key_warnings(providers: Mapping[str, ProviderConfig], env: Mapping[str, str]
 
 
 def build_runtime(paths: Paths, env: Mapping[str, str], *, synchronous: bool = False) -> Runtime:
-    """Load the config (ConfigError on a bad file) and wire providers, discovery and catalog."""
+    """Load the config (ConfigError on a bad file) and wire providers, discovery and catalog.
+
+    UnsafeDirectoryError when a folder chatrepl writes private files to is open to others.
+    """
+    paths.check_private()
     config = load_config(paths.config_file, env, must_exist=paths.config_explicit)
     manager = ProviderManager(merge_presets(config.providers, env))
     store = DiscoveredStore(paths.discovered_file)

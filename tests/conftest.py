@@ -21,7 +21,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def chatrepl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own CHATREPL_HOME and no provider keys from the real environment."""
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(mode=0o700)  # private, as a real CHATREPL_HOME should be
     monkeypatch.setenv("CHATREPL_HOME", str(home))
     monkeypatch.delenv("CHATREPL_CONFIG", raising=False)
     for name in list(os.environ):

@@ -7,6 +7,7 @@ official SDK parses real bytes. Fault knobs reproduce what real providers do wro
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Behavior:
     error_body: str | None = None  # raw body for error statuses (e.g. HTML)
     unknown_models: set[str] = field(default_factory=set)  # chat on these answers 404
     usage: bool = True
+    api_key: str | None = None  # when set, a request without `Bearer <api_key>` answers 401
 
 
 @dataclass
@@ -87,9 +89,19 @@ class _Handler(BaseHTTPRequestHandler):
         body = {"error": {"message": message, "type": "invalid_request_error", "code": status}}
         self._send(status, json.dumps(body), headers=headers)
 
+    def _authorized(self) -> bool:
+        """False (after answering 401) when the server wants a key this request lacks."""
+        key = self.server.behavior.api_key
+        if key is None or self.headers.get("Authorization") == f"Bearer {key}":
+            return True
+        self._send(401, json.dumps({"error": {"message": "Invalid API key"}}))
+        return False
+
     # -- routes --------------------------------------------------------------------------
     def do_GET(self) -> None:
         self._record(None)
+        if not self._authorized():
+            return
         if self.path.rstrip("/").endswith("/models") and self.path.startswith(self.server.prefix):
             self._models()
         else:
@@ -103,6 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         self._record(body)
+        if not self._authorized():
+            return
         if self.path == f"{self.server.prefix}/chat/completions" and isinstance(body, dict):
             self._chat(body)
         else:
@@ -281,8 +295,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, prefix: str, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(self, prefix: str, port: int = 0, sock: socket.socket | None = None) -> None:
+        super().__init__(("127.0.0.1", port), _Handler, bind_and_activate=sock is None)
+        if sock is not None:  # serve on a socket that is already listening (inherited)
+            self.socket.close()
+            self.socket = sock
+            self.server_address = sock.getsockname()
         self.prefix = prefix
         self.behavior = Behavior()
         self.seen: list[SeenRequest] = []
@@ -291,10 +309,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeOpenAIServer:
-    """Start with `start()` (or as a context manager); `url` is the base URL with `/v1`."""
+    """Start with `start()` (or as a context manager); `url` is the base URL with `/v1`.
 
-    def __init__(self, prefix: str = "/v1", port: int = 0) -> None:
-        self._server = _Server(prefix, port)
+    `sock`: serve on this listening socket instead of binding `port`.
+    """
+
+    def __init__(self, prefix: str = "/v1", port: int = 0, sock: socket.socket | None = None) -> None:
+        self._server = _Server(prefix, port, sock)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
                                         name="fake-openai-server", daemon=True)
 

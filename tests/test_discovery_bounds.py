@@ -142,7 +142,7 @@ def test_oversized_state_file_is_refused_with_one_line(chatrepl_home: Path,
     (chatrepl_home / "config.yaml").write_text(
         f"providers:\n  fake:\n    base_url: {fake_server.url}\n")
     paths = resolve_paths(dict(os.environ), None)
-    paths.discovered_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.discovered_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with paths.discovered_file.open("wb") as handle:  # sparse: no disk used
         handle.truncate(MAX_STATE_BYTES + 1)
     runtime = build_runtime(paths, dict(os.environ))

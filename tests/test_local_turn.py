@@ -26,11 +26,12 @@ from chatrepl.sessions import SessionStore
 TESTS = Path(__file__).resolve().parent
 WAIT = 20.0
 GATED_SERVER = r'''
-import sys, threading
+import os, socket, sys, threading
 sys.path.insert(0, sys.argv[1])
 from fakeserver import FakeOpenAIServer
-port, gate = int(sys.argv[2]), sys.argv[3]
-server = FakeOpenAIServer(port=port).start()
+fd, gate = int(sys.argv[2]), sys.argv[3]
+server = FakeOpenAIServer(sock=socket.socket(fileno=fd)).start()
+server.behavior.api_key = os.environ["CHATREPL_LOCAL_API_KEY"]  # chatrepl must send it
 server.behavior.models = ["standin-model"]
 server.behavior.models_status = server.behavior.chat_status = 503  # loading
 with open(gate) as opened:
@@ -52,8 +53,7 @@ def server(tmp_path: Path, gate: Path):
     script = tmp_path / "gated_server.py"
     script.write_text(GATED_SERVER, encoding="utf-8")
     local = LocalServer(None, tmp_path / "server.log", handle_signals=False,
-                        python_args=lambda host, port: [str(script), str(TESTS), str(port),
-                                                        str(gate)])
+                        python_args=lambda fd: [str(script), str(TESTS), str(fd), str(gate)])
     with local:
         yield local
 

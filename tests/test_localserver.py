@@ -1,14 +1,12 @@
 """LocalServer's lifecycle with a stand-in server (no llama.cpp): start, ready, stop, no orphans.
 
-The stand-in is a small loopback HTTP server that answers /v1/models like llama-cpp-python's.
-Processes are watched with pidfds (a real event when a process ends), never with sleeps.
+The stand-in (tests/localstandin.py) answers /v1/models like llama-cpp-python's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -17,8 +15,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from localstandin import PARENT, write_standin
+from localstandin import alive as _alive
+from localstandin import ends_within as _ends_within
+from localstandin import standin_server as _server
 
 from chatrepl import localmodel, localserver
+from chatrepl.localchild import KEY_ENV, child_environment, default_threads, llama_server_args
 from chatrepl.localmodel import (
     MODEL_FILE,
     LocalServerError,
@@ -27,120 +30,16 @@ from chatrepl.localmodel import (
     fetch_gguf,
     find_gguf,
 )
-from chatrepl.localserver import LocalServer, child_environment, llama_server_args
+from chatrepl.localserver import LocalServer
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT = 20.0
 
-STANDIN = r'''
-import argparse, json, os, signal, subprocess, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--port", type=int, required=True)
-parser.add_argument("--model", default="standin-model")
-parser.add_argument("--gate")              # a FIFO: read one line before listening
-parser.add_argument("--grandchild")        # write the pid of a child we start here
-parser.add_argument("--ignore-term", action="store_true")
-parser.add_argument("--exit", type=int)    # fail at once with this code
-parser.add_argument("--die-by", type=int)  # die at once by this signal (no core file)
-args = parser.parse_args()
-if args.die_by is not None:
-    import resource
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    os.kill(os.getpid(), args.die_by)
-if args.exit is not None:
-    print("stand-in: refusing to start", flush=True)
-    sys.exit(args.exit)
-if args.ignore_term:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-if args.grandchild:
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                             stdin=subprocess.PIPE)
-    with open(args.grandchild, "w") as handle:
-        handle.write(str(child.pid))
-if args.gate:
-    with open(args.gate) as gate:
-        gate.readline()
-
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-    def do_GET(self):
-        if self.path != "/v1/models":
-            self.send_error(404)
-            return
-        body = json.dumps({"object": "list", "data": [
-            {"id": args.model, "object": "model", "owned_by": "me"}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-print("stand-in listening on", args.port, flush=True)
-HTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
-'''
-
-# A parent process that starts a LocalServer (from its main thread, or from a thread that
-# then ends), prints the server's pid, then waits on stdin until it is killed.
-PARENT = r'''
-import sys, threading
-from pathlib import Path
-from chatrepl.localserver import LocalServer
-
-standin, log, from_thread = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "thread"
-server = LocalServer(None, log, python_args=lambda host, port: [standin, "--port", str(port)])
-if from_thread:
-    starter = threading.Thread(target=server.start)
-    starter.start()
-    starter.join()
-else:
-    server.start()
-if not server.wait_ready(20):
-    print("not-ready", flush=True)
-    sys.exit(3)
-print(server.pid, flush=True)
-sys.stdin.read()
-'''
 
 
 @pytest.fixture
 def standin(tmp_path: Path) -> Path:
-    path = tmp_path / "standin_server.py"
-    path.write_text(STANDIN, encoding="utf-8")
-    return path
-
-
-def _server(standin: Path, tmp_path: Path, *extra: str) -> LocalServer:
-    return LocalServer(None, tmp_path / "logs" / "server.log", handle_signals=False,
-                       python_args=lambda host, port: [str(standin), "--port", str(port), *extra])
-
-
-def _pidfd(pid: int) -> int | None:
-    """A pidfd for `pid`, or None when the process is already gone."""
-    if not hasattr(os, "pidfd_open"):
-        pytest.skip("needs os.pidfd_open (Linux 5.3+)")
-    try:
-        return os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-
-
-def _ends_within(pid: int, timeout: float) -> bool:
-    """True when process `pid` has ended (exited or zombie) within `timeout` seconds."""
-    fd = _pidfd(pid)
-    if fd is None:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
-
-
-def _alive(pid: int) -> bool:
-    return not _ends_within(pid, 0)
+    return write_standin(tmp_path)
 
 
 # -- the model file ------------------------------------------------------------------------
@@ -272,22 +171,23 @@ def test_is_available_needs_llama_cpp_and_a_model(tmp_path: Path, monkeypatch: p
 
 
 # -- the command and environment of the child ---------------------------------------------
-def test_llama_server_args_use_the_servers_flags(tmp_path: Path) -> None:
-    args = llama_server_args(tmp_path / f"{MODEL_FILE}", "127.0.0.1", 4321)
-    assert args[:2] == ["-m", "llama_cpp.server"]
+def test_llama_server_args_serve_the_inherited_socket_with_the_servers_flags(tmp_path: Path) -> None:
+    args = llama_server_args(tmp_path / f"{MODEL_FILE}", 7, n_ctx=2048, alias="SmolLM2-135M-Instruct.Q4_1")
+    assert args[:2] == ["-m", "chatrepl.localchild"]
     pairs = dict(zip(args[2::2], args[3::2], strict=True))
-    threads = str(localserver.default_threads())
-    assert pairs == {"--model": str(tmp_path / MODEL_FILE), "--model_alias": "SmolLM2-135M-Instruct.Q4_1",
-                     "--host": "127.0.0.1", "--port": "4321", "--n_ctx": "2048",
+    threads = str(default_threads())
+    assert pairs == {"--fd": "7", "--model": str(tmp_path / MODEL_FILE),
+                     "--model_alias": "SmolLM2-135M-Instruct.Q4_1", "--n_ctx": "2048",
                      "--n_threads": threads, "--n_threads_batch": threads}
-    assert llama_server_args(tmp_path / "m.gguf", "127.0.0.1", 1, n_threads=3)[-3:] == [
+    assert llama_server_args(tmp_path / "m.gguf", 7, n_ctx=1, alias="m", n_threads=3)[-3:] == [
         "3", "--n_threads_batch", "3"]
 
 
 def test_child_environment_drops_what_would_reconfigure_the_server() -> None:
-    env = child_environment({"PATH": "/bin", "HOST": "0.0.0.0", "PORT": "80", "api_key": "x",
-                             "API_KEY": "y", "N_CTX": "9", "CONFIG_FILE": "c.yaml", "HOME": "/h"})
-    assert env == {"PATH": "/bin", "HOME": "/h"}
+    env = child_environment("k3y", {"PATH": "/bin", "HOST": "0.0.0.0", "PORT": "80", "api_key": "x",
+                                    "API_KEY": "y", "N_CTX": "9", "CONFIG_FILE": "c.yaml",
+                                    "HOME": "/h", KEY_ENV: "planted"})
+    assert env == {"PATH": "/bin", "HOME": "/h", KEY_ENV: "k3y"}
 
 
 def test_provider_config_names_the_model_before_and_after_ready(standin: Path, tmp_path: Path) -> None:
@@ -297,6 +197,7 @@ def test_provider_config_names_the_model_before_and_after_ready(standin: Path, t
                                                               "http://127.0.0.1:5555/v1")
     assert config.valid_models == {"SmolLM2-135M-Instruct.Q4_1": "smollm2-135m-instruct"}
     assert config.is_local and server.state == "new"
+    assert config.api_key == server.api_key and len(server.api_key) >= 32  # chatrepl sends it
 
 
 # -- lifecycle with the stand-in ------------------------------------------------------------
@@ -317,7 +218,7 @@ def test_start_wait_ready_and_stop(standin: Path, tmp_path: Path) -> None:
         assert os.getsid(pid) != os.getsid(0)
     assert server.state == "stopped" and not server.running()
     assert _ends_within(pid, 0)
-    assert "stand-in listening" in "\n".join(server.log_tail())
+    assert "stand-in serving" in "\n".join(server.log_tail())
     server.stop()  # idempotent
     server.stop()
     assert server not in localserver._LIVE

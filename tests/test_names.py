@@ -155,7 +155,7 @@ def test_continue_of_a_conversation_whose_provider_is_gone(
         write_config, chatrepl_home: Path, fake_server: FakeOpenAIServer) -> None:
     write_config(fake_config(fake_server.url))
     autosave = resolve_paths({"CHATREPL_HOME": str(chatrepl_home)}).autosave_file
-    autosave.parent.mkdir(parents=True, exist_ok=True)
+    autosave.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as chatrepl makes it
     autosave.write_text(json.dumps(gone_session()), encoding="utf-8")
     code, out, err = run(chatrepl_home, "--continue", "more")
     assert code == 0, err
@@ -170,7 +170,7 @@ def test_continue_in_the_repl_says_the_provider_is_gone(
         write_config, chatrepl_home: Path, fake_server: FakeOpenAIServer) -> None:
     write_config(fake_config(fake_server.url))
     autosave = resolve_paths({"CHATREPL_HOME": str(chatrepl_home)}).autosave_file
-    autosave.parent.mkdir(parents=True, exist_ok=True)
+    autosave.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as chatrepl makes it
     autosave.write_text(json.dumps(gone_session()), encoding="utf-8")
     state, notices, _out = repl_state(chatrepl_home, "--continue")
     said = [line for line in notices if "'gone'" in line]

@@ -20,6 +20,8 @@ from e2e_support import FIGURES, SERVER_WAIT, record, unavailable
 from chatrepl.localmodel import LocalServerError, find_gguf, llama_cpp_available
 from chatrepl.localserver import LocalServer
 
+E2E_KEY_ENV = "CHATREPL_E2E_LOCAL_KEY"
+
 
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
@@ -50,15 +52,19 @@ def model_id(llama_server: LocalServer) -> str:
 
 
 @pytest.fixture
-def local_home(chatrepl_home: Path, llama_server: LocalServer):
+def local_home(chatrepl_home: Path, llama_server: LocalServer, monkeypatch: pytest.MonkeyPatch):
     """Write a config whose provider `local` points at the session's server; returns the home.
 
-    `write(models=True)` also lists the model, so no discovery is needed before chatting.
+    The server's per-run key reaches chatrepl through the environment (`E2E_KEY_ENV`), never
+    the file. `write(models=True)` also lists the model, so no discovery is needed before
+    chatting.
     """
+    monkeypatch.setenv(E2E_KEY_ENV, llama_server.api_key)
 
     def write(*, models: bool = False, on_startup: bool = False) -> Path:
         lines = ["providers:", "  local:", "    name: Local (llama.cpp)",
-                 f"    base_url: {llama_server.base_url}"]
+                 f"    base_url: {llama_server.base_url}",
+                 f"    api_key: ${{{E2E_KEY_ENV}}}"]
         if models:
             lines.append(f"    valid_models: [{llama_server.model_id}]")
         lines.append(f"discovery: {{on_startup: {str(on_startup).lower()}}}")

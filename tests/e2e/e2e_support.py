@@ -124,7 +124,7 @@ def descendants(pid: int) -> list[tuple[int, str]]:
 
 
 def llama_servers_below(pid: int) -> list[int]:
-    return [child for child, command in descendants(pid) if "llama_cpp.server" in command]
+    return [child for child, command in descendants(pid) if "chatrepl.localchild" in command]
 
 
 def server_eval_rate(log_lines: list[str]) -> tuple[int, float] | None:

@@ -36,7 +36,8 @@ def _rate(count: int, first: float | None, last: float | None) -> float:
 
 def test_streaming_rates_sdk_chatrepl_and_server(llama_server, model_id: str) -> None:
     # 1. The SDK directly.
-    client = openai.OpenAI(base_url=llama_server.base_url, api_key="not-needed", max_retries=0)
+    client = openai.OpenAI(base_url=llama_server.base_url, api_key=llama_server.api_key,
+                           max_retries=0)
     sent = time.monotonic()
     first = last = None
     chunks = 0
