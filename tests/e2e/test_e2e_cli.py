@@ -57,9 +57,18 @@ def test_one_shot_after_discovery_by_short_name(local_home, model_id: str) -> No
     assert done.stdout.strip()
 
 
-def test_unknown_local_model_is_one_clear_line(local_home) -> None:
+def test_unknown_bare_model_is_one_clear_line(local_home) -> None:
     home = local_home(models=True)
-    done = run_chatrepl(home, "-m", "local/no-such-model", "Say hi")
-    assert done.returncode != 0
+    done = run_chatrepl(home, "-m", "no-such-model-anywhere", "Say hi")
+    assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+    assert "unknown model" in done.stderr
+
+
+def test_unlisted_qualified_model_is_sent_and_the_server_judges(local_home) -> None:
+    """`provider/model` is sent as given; llama.cpp's server answers any name with its model."""
+    home = local_home(models=True)
+    done = run_chatrepl(home, "-m", "local/no-such-model", "-s", BRIEF, "Say hi")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
