@@ -72,6 +72,7 @@ class Printer:
         self._line_open = False
         self._held: list[str] = []
         self._held_to: TextIO = self.out
+        self._held_layout = False
         self._held_lock = threading.RLock()
         self._last_flush = 0.0
         self._timer: threading.Timer | None = None
@@ -117,44 +118,42 @@ class Printer:
         target.write(text)
         target.flush()
 
-    def _stream(self, text: str, stream: TextIO | None = None) -> None:
-        """Streamed text: written now after a pause, else held for at most one frame."""
+    def _stream(self, text: str, stream: TextIO | None = None, *, layout: bool = False) -> None:
+        """Streamed text: written now after a pause, else held for at most one frame.
+
+        `layout`: clean text to break between words (on a terminal) when it is written; without
+        it the text is written as it is (styled text, laid out already).
+        """
         target = stream or self.out
         with self._held_lock:
-            if target is not self._held_to:
+            if target is not self._held_to or layout is not self._held_layout:
                 self._flush_held(time.monotonic())
-                self._held_to = target
+                self._held_to, self._held_layout = target, layout
             self._held.append(text)
             now = time.monotonic()
             if now - self._last_flush >= STREAM_FLUSH_SECONDS:
                 self._flush_held(now)
-            else:
+            elif self._timer is None:
                 self._start_timer()
 
     def _start_timer(self) -> None:
-        if self._timer is None:
-            self._timer = threading.Timer(STREAM_FLUSH_SECONDS, self._on_timer)
-            self._timer.daemon = True
-            self._timer.start()
+        self._timer = threading.Timer(STREAM_FLUSH_SECONDS, self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
 
     def _text(self, text: str, stream: TextIO) -> None:
-        """Clean streamed text: laid out between words on a terminal, then streamed."""
-        wrapper = self._wrappers.get(id(stream))
-        if wrapper is None:
-            self._stream(text, stream)
-            return
-        with self._held_lock:
-            laid_out = wrapper.feed(text)
-            if laid_out:
-                self._stream(laid_out, stream)
-            if wrapper.held:
-                self._start_timer()  # a word held back still shows within a frame
+        """Clean streamed text: broken between words on a terminal (once per frame)."""
+        self._stream(text, stream, layout=True)
 
     def _release_words(self, stream: TextIO) -> None:
-        """Write the word a wrapper holds back (the line is ending or the stream stalled)."""
-        wrapper = self._wrappers.get(id(stream))
-        if wrapper is not None and wrapper.held:
-            self._stream(wrapper.flush(), stream)
+        """Write held text and the word a wrapper holds back (the line is ending or the stream
+        stalled)."""
+        with self._held_lock:
+            self._flush_held(time.monotonic())
+            wrapper = self._wrappers.get(id(stream))
+            if wrapper is not None and wrapper.held:
+                stream.write(wrapper.flush())
+                stream.flush()
 
     def _on_timer(self) -> None:
         with self._held_lock:
@@ -167,10 +166,17 @@ class Printer:
 
     def _flush_held(self, now: float) -> None:
         if self._held:
-            self._held_to.write("".join(self._held))
+            text = "".join(self._held)
             self._held.clear()
-            self._held_to.flush()
-        self._last_flush = now
+            wrapper = self._wrappers.get(id(self._held_to)) if self._held_layout else None
+            if wrapper is not None:
+                text = wrapper.feed(text)
+                if wrapper.held and self._timer is None:
+                    self._start_timer()  # a word held back still shows within a frame
+            if text:
+                self._held_to.write(text)
+                self._held_to.flush()
+                self._last_flush = now
 
     def flush(self) -> None:
         """Write any held streamed text."""
@@ -218,7 +224,7 @@ class Printer:
                     self._markdown.finish()
             elif target is self.out and self._line_open:
                 self._release_words(self.out)
-                self._stream("\n")
+                self._text("\n", self.out)
             self._line_open = False
             if self._colored(target):
                 self._stream(DIM, target)
@@ -234,7 +240,7 @@ class Printer:
         if self._colored(target):
             self._stream(RESET, target)
         if self._reasoning_open:
-            self._stream("\n", target)
+            self._text("\n", target)
         wrapper = self._wrappers.get(id(target))
         if wrapper is not None:
             wrapper.reset()
@@ -263,7 +269,7 @@ class Printer:
         else:
             self._release_words(self.out)
             if self._line_open:
-                self._stream("\n")
+                self._text("\n", self.out)
         wrapper = self._wrappers.get(id(self.out))
         if wrapper is not None:
             wrapper.reset()

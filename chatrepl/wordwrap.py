@@ -72,6 +72,7 @@ class WordWrapper:
         self.rows = 1  # rows the current line (since the last newline) takes on the screen
         self._held = ""  # trailing spaces and a word still arriving: not written yet
         self._glued = False  # the last thing written was part of a word (a flushed partial one)
+        self._cols = 0  # the width, asked again on each new line
 
     @property
     def held(self) -> str:
@@ -79,13 +80,16 @@ class WordWrapper:
 
     def reset(self) -> None:
         """Forget the line (the caller moved the cursor to a new line itself); drop held text."""
-        self.column, self.rows, self._held, self._glued = 0, 1, "", False
+        self.column, self.rows, self._held, self._glued, self._cols = 0, 1, "", False, 0
 
     def feed(self, text: str) -> str:
         """What to write now for `text`."""
-        text = self._held + text if self._held else text
+        if self._held:
+            text = self._held + text
         newline = text.rfind("\n") + 1
-        last_space = max(text.rfind(" "), text.rfind("\t")) + 1
+        last_space = text.rfind(" ") + 1
+        if "\t" in text:
+            last_space = max(last_space, text.rfind("\t") + 1)
         if last_space <= newline:  # no space after the last newline: the text ends in a word
             if newline or self.column == 0 or self._glued:
                 self._held = ""  # a word at the start of a row, or going on: write it now
@@ -103,7 +107,8 @@ class WordWrapper:
         return self._lay_out(held) if held else ""
 
     def _lay_out(self, text: str) -> str:
-        width = self._width()
+        width = self._cols or self._width()
+        self._cols = width
         if "\n" not in text and "\t" not in text and text.isascii() \
                 and self.column + len(text) <= width:
             self.column += len(text)
@@ -117,7 +122,7 @@ class WordWrapper:
                 if space and self.column + _space_cells(space, self.column) <= width:
                     out.append(space)
                 out.append("\n")
-                self.column, self.rows, space, self._glued = 0, 1, "", False
+                self.column, self.rows, space, self._glued, self._cols = 0, 1, "", False, 0
             elif token[0] in " \t":
                 space = token
                 self._glued = False
