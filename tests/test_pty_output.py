@@ -49,7 +49,8 @@ def test_help_fits_the_terminal_and_wraps_between_words(home: Path, columns: int
     finally:
         child.close()
     lines = shown.split("\r\n")
-    start = next(i for i, line in enumerate(lines) if line.startswith("/help"))
+    # The printed list starts at its own "/help" line (after the typed line and any menu).
+    start = max(i for i, line in enumerate(lines) if line.startswith("/help"))
     body = lines[start:]
     assert all(len(line) < columns for line in body), [line for line in body if len(line) >= columns]
     words = " ".join(body).split()
