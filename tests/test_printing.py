@@ -1,4 +1,4 @@
-"""What reaches the terminal: outside text cleaned in every mode, costs, plurals, /help layout."""
+"""What reaches the terminal: outside text cleaned in every mode, reasoning apart, /help layout."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from chatrepl.modelinfo import format_cost
 from chatrepl.render import Printer
 from chatrepl.sanitize import CleanStream, clean
 from chatrepl.slash_commands import REGISTRY, help_lines
-from chatrepl.wording import plural
 
 # What a hostile server or model sends: clipboard write (OSC 52), window title (OSC 0), clear
 # screen and a fake prompt (CSI 2J), a C1 CSI, DEL, backspaces, and a right-to-left override.
@@ -120,18 +118,6 @@ def test_toolbar_and_completion_menu_never_carry_controls(tmp_path, monkeypatch)
     assert completions
     for completion in completions:
         assert unsafe(completion.display_text) == [] and unsafe(completion.display_meta_text) == []
-
-
-@pytest.mark.parametrize(("usd", "shown"), [(0, "$0"), (0.00001, "<$0.0001"), (9.9e-5, "<$0.0001"),
-                                            (0.0001, "$0.0001"), (0.0012, "$0.0012"),
-                                            (0.31, "$0.31"), (None, "")])
-def test_tiny_costs_never_read_as_free(usd: float | None, shown: str) -> None:
-    assert format_cost(usd) == shown
-
-
-def test_plural() -> None:
-    assert [plural(n, "model") for n in (0, 1, 2)] == ["0 models", "1 model", "2 models"]
-    assert plural(1, "entry", "entries") == "1 entry" and plural(3, "entry", "entries") == "3 entries"
 
 
 def _entries() -> list[tuple[str, str]]:
