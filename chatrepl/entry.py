@@ -99,7 +99,8 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
                  stdout: TextIO, stderr: TextIO) -> int:
     """Stream one reply to stdout; errors to stderr with exit 1."""
     _load_recent(runtime)
-    chat = _new_chat(runtime, args, store, lambda line: stderr.write(f"chatrepl: {line}\n"))
+    chat = _new_chat(runtime, args, store,
+                     lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"))
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
 

@@ -221,4 +221,3 @@ class ReplState:
         close = self.runtime.manager.suggest(model)
         if close:
             self.printer.info(f"try: {', '.join(close)}")
-
