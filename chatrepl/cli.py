@@ -12,6 +12,8 @@ from typing import Any, TextIO
 from chatrepl.__version__ import VERSION
 from chatrepl.argparsing import Parser as _Parser
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ChatReplError, UsageError
+from chatrepl.sanitize import CleanStream, clean
+from chatrepl.wording import plural
 
 PROG = "chatrepl"
 SUBCOMMANDS = ("models", "discover", "providers", "info", "init")
@@ -39,6 +41,9 @@ def build_parser(out: TextIO | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--continue", dest="resume", action="store_true",
                         help="resume the last conversation with its model and system prompt")
     parser.add_argument("--plain", action="store_true", help="plain text output, no colours")
+    parser.add_argument("--usage", action="store_true",
+                        help="one-shot: print the tokens in and out (and the cost when the price"
+                             " is known) on stderr after the reply; ~ marks an estimate")
     parser.add_argument("--no-discover", action="store_true",
                         help="do not ask providers for models or look for local servers at start-up")
     parser.add_argument("--local", action="store_true",
@@ -155,7 +160,8 @@ def cmd_init(paths: Any, env: Mapping[str, str], out: TextIO) -> int:
         raise UsageError(f"{target} already exists; edit it, or move it away to start over")
     found, local = preset_providers(env), probe_local_servers()
     write_atomic(target, render_init_config(found, local))
-    out.write(f"wrote {target}: {len(found)} providers with keys set, {len(local)} local servers\n")
+    out.write(f"wrote {target}: {plural(len(found), 'provider')} with keys set,"
+              f" {plural(len(local), 'local server')}\n")
     return EXIT_OK
 
 
@@ -214,7 +220,7 @@ def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO,
     else:
         for result in results:
             if result.ok:
-                out.write(f"{result.provider}: {len(result.models)} models"
+                out.write(f"{result.provider}: {plural(len(result.models), 'model')}"
                           f" ({len(result.invalid)} not for chat{result.dropped_note})\n")
             else:
                 reason = without_provider(result.provider, result.error or "")
@@ -261,10 +267,12 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
             runtime = build_runtime(resolve_paths(env, args.config), env, synchronous=True)
             runtime.use_local_servers()
             for warning in runtime.warnings:
-                stderr.write(f"{PROG}: warning: {warning}\n")
+                stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
+            # Listings hold ids, URLs and errors from servers: cleaned (JSON is escaped anyway).
+            out, err = CleanStream(stdout), CleanStream(stderr)
             if command == "discover":
-                return cmd_discover(runtime, args, stdout, _ask_on_terminal(stdin, stderr), stderr)
-            return COMMANDS[command](runtime, args, stdout)
+                return cmd_discover(runtime, args, out, _ask_on_terminal(stdin, err), err)
+            return COMMANDS[command](runtime, args, out)
     args = build_parser(stdout).parse_args(rest)
     paths = resolve_paths(env, args.config)
     wants_repl = _wants_repl(args, stdin)
@@ -283,7 +291,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: Text
             if runtime.config.discovery.on_startup and not args.no_discover:
                 runtime.use_local_servers()
     for warning in runtime.warnings:
-        stderr.write(f"{PROG}: warning: {warning}\n")
+        stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
     from chatrepl.entry import run_chat
 
     return run_chat(runtime, args, stdin, stdout, stderr)
@@ -336,7 +344,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     except ChatReplError as exc:
-        stderr.write(f"{PROG}: {exc}\n")
+        stderr.write(clean(f"{PROG}: {exc}") + "\n")
         return exc.exit_code
     except KeyboardInterrupt:
         stderr.write(f"{PROG}: interrupted\n")
@@ -348,8 +356,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             raise
         from chatrepl.clients import redact
 
-        stderr.write(redact(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
-                            "(set CHATREPL_DEBUG=1 for details)\n"))
+        stderr.write(clean(redact(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+                                  "(set CHATREPL_DEBUG=1 for details)")) + "\n")
         return EXIT_FAILURE
 
 

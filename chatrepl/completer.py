@@ -15,6 +15,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from chatrepl.modelrank import ModelRanker, SnapshotSource
+from chatrepl.sanitize import clean
 
 if TYPE_CHECKING:
     from chatrepl.manager import ModelRecord
@@ -87,7 +88,8 @@ class ModelCommandCompleter(Completer):
                 if extra:
                     meta = f"{meta} · {extra}"
             completions.append(
-                Completion(record.scoped, start_position=start, display=record.scoped, display_meta=meta)
+                Completion(record.scoped, start_position=start, display=clean(record.scoped),
+                           display_meta=clean(meta))
             )
         return completions
 

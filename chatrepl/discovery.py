@@ -23,6 +23,7 @@ from chatrepl.modelsreply import (  # noqa: F401  (is_chat_model re-exported)
     read_models_body,
 )
 from chatrepl.state import DiscoveredModels, DiscoveredStore, effective_provider
+from chatrepl.wording import plural
 
 # How much longer than `timeout_seconds` a discovery round waits for one provider before it
 # reports it "timed out" and goes on without it.
@@ -73,7 +74,7 @@ class DiscoveryResult:
         """'; 3 ids dropped (too long, unprintable or too many)', or ''."""
         if not self.dropped:
             return ""
-        return f"; {self.dropped} ids dropped (too long, unprintable or too many)"
+        return f"; {plural(self.dropped, 'id')} dropped (too long, unprintable or too many)"
 
 
 class ModelDiscoveryService:

@@ -7,13 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from chatrepl.chat import ChatError, ChatSession, rehome
+from chatrepl.chat import ChatError, ChatSession, TurnResult, rehome
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
 from chatrepl.recent import RecentModels, provider_of, remember_model
 from chatrepl.render import Printer, wants_color, wants_truecolor
 from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
+from chatrepl.sanitize import clean
 from chatrepl.sessions import SessionStore
+from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 
 if TYPE_CHECKING:
     from chatrepl.repl import Prepared
@@ -97,32 +99,35 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
                  stdout: TextIO, stderr: TextIO) -> int:
     """Stream one reply to stdout; errors to stderr with exit 1."""
     _load_recent(runtime)
-    chat = _new_chat(runtime, args, store, lambda line: stderr.write(f"chatrepl: {line}\n"))
+    chat = _new_chat(runtime, args, store,
+                     lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"))
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
 
     printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
-                      truecolor=wants_truecolor(runtime.env))
+                      truecolor=wants_truecolor(runtime.env),
+                      err_color=wants_color(stderr, runtime.env, args.plain),
+                      reasoning_to_err=True)  # stdout holds only the answer
 
     def on_event(event: StreamEvent) -> None:
         if event.kind == "content":
             printer.content(event.text)
-        else:  # reasoning goes to stderr, so that stdout holds only the answer
-            printer.flush()
-            stderr.write(event.text)
-            stderr.flush()
+        else:
+            printer.reasoning(event.text)
 
     try:
         result = chat.send(prompt, on_event=on_event)
     except ChatError as exc:
         printer.finish_stream()  # ends a partial reply's line before the error
-        stderr.write(f"chatrepl: {exc}\n")
+        printer.err_line(f"chatrepl: {exc}")
         return EXIT_FAILURE
     printer.finish_stream()
+    if getattr(args, "usage", False):
+        _print_usage(runtime, chat, result, printer)
     try:
         store.autosave(chat.to_dict())
     except (OSError, StateError) as exc:
-        stderr.write(f"chatrepl: warning: autosave failed: {exc}\n")
+        printer.err_line(f"chatrepl: warning: autosave failed: {exc}")
     return 130 if result.interrupted else EXIT_OK
 
 
@@ -132,6 +137,18 @@ def _no_providers_lines(runtime: Runtime) -> list[str]:
     return [f"No providers configured. Add one to {runtime.paths.config_file}",
             "(see config.example.yaml or run `chatrepl init`), set a key such as"
             f" OPENAI_API_KEY, or {offline_hint()}."]
+
+
+def _print_usage(runtime: Runtime, chat: ChatSession, result: TurnResult,
+                 printer: Printer) -> None:
+    """`--usage`: tokens in and out (and the cost when the price is known) on stderr; a local
+    estimate, marked `~`, when the server reported none."""
+    usage = result.usage
+    if usage is None:
+        usage = estimate_usage(sent_messages(chat), result.reasoning + result.text)
+    info = runtime.model_info(result.provider, result.model)
+    cost = info.cost(usage.prompt_tokens, usage.completion_tokens) if info else None
+    printer.err_line(usage_line(usage, cost, estimated=result.usage is None), dim=True)
 
 
 def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
@@ -213,7 +230,8 @@ def run_chat(runtime: Runtime, args: argparse.Namespace, stdin: TextIO, stdout: 
     """One-shot when given a prompt or piped input; otherwise the REPL."""
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     prompt = _one_shot_prompt(args, stdin)
-    server = start_local_server(runtime, args, lambda line: stderr.write(f"chatrepl: {line}\n"))
+    server = start_local_server(runtime, args,
+                                lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"))
     try:
         if prompt is not None:
             if server is not None:

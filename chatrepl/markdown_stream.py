@@ -8,6 +8,12 @@ touched, so there is no flicker and no re-render of the reply so far.
 
 rich (and, through rich, pygments) is imported on the first line that needs styling.
 
+With ``wrap`` the raw and the styled text are broken between words at the terminal's edge (not
+inside code blocks, whose lines the terminal cuts), and the erase counts the rows from that layout.
+
+Text is cleaned of terminal controls and bidi overrides (see ``sanitize``) before it is shown or
+styled; the styling's own escape codes are added after.
+
 The stream assumes the cursor is at column 0 when it starts and that nothing else writes to the
 terminal until ``finish()``: call ``finish()`` before printing anything else.
 """
@@ -18,6 +24,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from chatrepl.sanitize import UNSAFE
+from chatrepl.wordwrap import WordWrapper, break_spans
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.style import Style
@@ -26,10 +35,10 @@ if TYPE_CHECKING:
 
 COLOR_SYSTEMS = ("standard", "256", "truecolor", "windows")
 
-# C0 controls except TAB and LF, DEL and C1 controls: dropped from the stream. They would move the
-# cursor behind our back (CR, BS, ESC sequences) and break the row arithmetic of the erase. "\r\n"
-# therefore becomes "\n".
-_CONTROLS = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)])
+# C0 controls except TAB and LF, DEL, C1 controls and bidi overrides: dropped from the stream.
+# Besides what they could do to the terminal, they would move the cursor behind our back (CR, BS,
+# ESC sequences) and break the row arithmetic of the erase. "\r\n" therefore becomes "\n".
+_CONTROLS = UNSAFE
 
 ERASE_LINE = "\x1b[J"
 MAX_STYLED_LINE = 4000  # longer lines are left raw: inline parsing is not worth its cost there
@@ -152,6 +161,34 @@ def _block(line: str, base: str, width: int, out: Pieces, depth: int = 0) -> Non
     _inline(line, base, out)
 
 
+def _wrapped(pieces: Pieces, width: int) -> Pieces:
+    """The pieces with the spaces where the line breaks between words replaced by newlines."""
+    spans = break_spans("".join(text for text, _ in pieces), width)
+    if not spans:
+        return pieces
+    out: Pieces = []
+    start = 0
+    todo = iter(spans)
+    span = next(todo, None)
+    for text, style in pieces:
+        end = start + len(text)
+        pos = start
+        while span is not None and span[0] < end:
+            cut_from, cut_to = max(span[0], pos), min(span[1], end)
+            if cut_from > pos:
+                out.append((text[pos - start:cut_from - start], style))
+            if cut_from == span[0]:
+                out.append(("\n", ""))
+            pos = cut_to
+            if span[1] > end:
+                break
+            span = next(todo, None)
+        if pos < end:
+            out.append((text[pos - start:], style))
+        start = end
+    return out
+
+
 class MarkdownStream:
     """Streams Markdown to a terminal: raw text at once, each finished line restyled in place.
 
@@ -161,7 +198,8 @@ class MarkdownStream:
     """
 
     def __init__(self, write: Callable[[str], None], *, width: Callable[[], int],
-                 color_system: str = "256", code_theme: str = "ansi_dark") -> None:
+                 color_system: str = "256", code_theme: str = "ansi_dark",
+                 wrap: bool = False) -> None:
         if color_system not in COLOR_SYSTEMS:
             raise ValueError(f"color_system must be one of {', '.join(COLOR_SYSTEMS)}, not {color_system!r}")
         self._write = write
@@ -176,6 +214,8 @@ class MarkdownStream:
         self._fence: tuple[str, int] | None = None  # fence character and length of an open block
         self._syntax: Syntax | None = None  # highlighter of the open block, None for plain
         self.last_error: Exception | None = None  # a styling failure; the line was left raw
+        self._wrapper = WordWrapper(self._columns) if wrap else None
+        self._line_wraps = False  # the current line is laid out by the wrapper
 
     @property
     def pending(self) -> bool:
@@ -186,15 +226,30 @@ class MarkdownStream:
         """Write one streamed chunk: raw at once; restyle every line it completes."""
         if text.isprintable():  # the fast path: a printable chunk has no newline and no control
             if text:
-                self._parts.append(text)
-                self._write(text)
+                self._raw(text)
             return
         text = text.translate(_CONTROLS)
         if "\n" in text:
             self._feed_lines(text)
         elif text:
-            self._parts.append(text)
-            self._write(text)
+            self._raw(text)
+
+    def _raw(self, text: str) -> None:
+        """Put text of the current line on the screen as it is (laid out between words)."""
+        if not self._parts:
+            self._line_wraps = self._wrapper is not None and self._fence is None
+        self._parts.append(text)
+        if self._line_wraps:
+            assert self._wrapper is not None
+            text = self._wrapper.feed(text)
+            if not text:
+                return
+        self._write(text)
+
+    def release(self) -> None:
+        """Write the word the wrapper holds back (the stream stalled in the middle of it)."""
+        if self._line_wraps and self._wrapper is not None and self._wrapper.held:
+            self._write(self._wrapper.flush())
 
     def finish(self) -> None:
         """Style the last line, end it with a newline, and forget all block state."""
@@ -214,25 +269,42 @@ class MarkdownStream:
         out.extend(self._complete(line, "") for line in lines[1:-1])
         last = lines[-1]
         self._parts = [last] if last else []
+        if last:
+            self._line_wraps = self._wrapper is not None and self._fence is None
+            if self._line_wraps:
+                assert self._wrapper is not None
+                last = self._wrapper.feed(last)
         out.append(last)
         self._write("".join(out))
 
     def _complete(self, line: str, shown: str) -> str:
-        """What to write to end ``line``, of which ``shown`` is already on the screen raw."""
+        """What to write to end ``line``, of which ``shown`` was given to ``_raw`` already."""
+        wrapper = self._wrapper
+        if not shown:
+            self._line_wraps = wrapper is not None and self._fence is None
+        wraps = self._line_wraps
         try:
             styled = self._style(line)
         except Exception as exc:  # a styling bug must not cost the user the reply
             self.last_error = exc
             styled = None
+        if not wraps or wrapper is None:
+            if styled is None:
+                return line[len(shown):] + "\n"
+            return (self._erase(self._rows(shown)) if shown else "") + styled + "\n"
+        on_screen = len(shown) > len(wrapper.held)
+        rows = wrapper.rows
         if styled is None:
-            return line[len(shown):] + "\n"
-        if not shown:
-            return styled + "\n"
-        return self._erase(shown) + styled + "\n"
+            rest = wrapper.feed(line[len(shown):]) + wrapper.flush()
+            wrapper.reset()
+            return rest + "\n"
+        wrapper.reset()
+        return (self._erase(rows) if on_screen else "") + styled + "\n"
 
-    def _erase(self, shown: str) -> str:
-        """Move to the start of the rows ``shown`` occupies and clear them (and below)."""
-        up = self._rows(shown) - 1
+    @staticmethod
+    def _erase(rows: int) -> str:
+        """Move to the start of the last ``rows`` rows and clear them (and below)."""
+        up = rows - 1
         return f"\r\x1b[{up}A{ERASE_LINE}" if up > 0 else f"\r{ERASE_LINE}"
 
     def _columns(self) -> int:
@@ -309,6 +381,8 @@ class MarkdownStream:
     def _render(self, pieces: Pieces) -> str:
         """ANSI text for (text, style) pieces; rich parses each style once and renders it."""
         self._setup()
+        if self._line_wraps:
+            pieces = _wrapped(pieces, self._columns())
         styles = self._styles
         color_system = self._color_system
         out = []

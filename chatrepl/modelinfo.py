@@ -52,11 +52,14 @@ def format_price(usd: float | None) -> str:
 
 
 def format_cost(usd: float | None) -> str:
-    """What a reply cost: '$0.0012', '$0.31'; '' when unknown."""
+    """What a reply cost: '$0.0012', '$0.31'; '<$0.0001' below that, '$0' for free; '' when
+    unknown."""
     if usd is None:
         return ""
     if usd == 0:
         return "$0"
+    if usd < 0.0001:
+        return "<$0.0001"
     if usd < 0.01:
         return f"${usd:.4f}"
     return f"${usd:.2f}"

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from chatrepl.wording import plural
+
 if TYPE_CHECKING:
     from chatrepl.config import ProviderConfig
     from chatrepl.runtime import Runtime
@@ -67,7 +69,7 @@ def provider_table(runtime: Runtime) -> list[str]:
         if status is not None and status.error:
             last += f"  ✗ {without_provider(pid, status.error)}"
         if status is not None and status.dropped:
-            last += f"  ({status.dropped} ids dropped: too long, unprintable or too many)"
+            last += f"  ({plural(status.dropped, 'id')} dropped: too long, unprintable or too many)"
         cells.append([pid, provider.shown_url, key_text(provider, runtime.env),
-                      f"{models} model{'' if models == 1 else 's'}", last])
+                      plural(models, "model"), last])
     return align(cells)

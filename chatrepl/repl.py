@@ -23,6 +23,7 @@ from chatrepl.completer import ModelCommandCompleter, SlashCommandCompleter, Wor
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import open_private, require_private_dir
 from chatrepl.inputhistory import BoundedFileHistory
+from chatrepl.sanitize import clean
 from chatrepl.toolbar import discovery_status, toolbar_text
 
 if TYPE_CHECKING:
@@ -100,7 +101,8 @@ class _StateHolder:
     def toolbar(self) -> str:
         if self.state is None:
             return " loading…"
-        return toolbar_text(self.state, get_app().output.get_size().columns)
+        # Model ids and discovery errors come from servers: no control characters on screen.
+        return clean(toolbar_text(self.state, get_app().output.get_size().columns))
 
 
 def _history(path: Path) -> Any:

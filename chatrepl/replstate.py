@@ -15,6 +15,8 @@ from chatrepl.render import Printer
 from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
 from chatrepl.sessions import SessionStore
+from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
+from chatrepl.wording import plural
 
 MAX_RECENT = 20
 _EXCERPT = 60
@@ -24,11 +26,6 @@ def _excerpt(text: str, limit: int = _EXCERPT) -> str:
     """One line of at most `limit` characters: whitespace collapsed, control characters gone."""
     flat = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 message`, `2 messages`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def resumed_lines(chat: ChatSession, what: str) -> list[str]:
@@ -60,6 +57,8 @@ class ReplState:
     say: Callable[[Sequence[str]], None] = lambda lines: None
     session_cost: float = 0.0
     cost_unknown: bool = False
+    estimated_tokens: int = 0  # of replies whose server reported no usage: a local estimate
+    cost_estimated: bool = False
     local_server: Any = None
 
     @property
@@ -108,24 +107,36 @@ class ReplState:
                 f" context window ({info.context_window:,}); /clear or pick a larger model")
 
     def cost_text(self) -> str:
-        """Session cost for the toolbar, e.g. `$0.0031` (`$0.0031+` when some is unknown)."""
+        """Session cost for the toolbar, e.g. `$0.0031` (`$0.0031+` when some is unknown,
+        `~$0.0031` when some is estimated)."""
         if not self.session_cost and not self.cost_unknown:
             return ""
-        return format_cost(self.session_cost) + ("+" if self.cost_unknown else "")
+        return (("~" if self.cost_estimated else "") + format_cost(self.session_cost)
+                + ("+" if self.cost_unknown else ""))
+
+    def tokens_text(self) -> str:
+        """Tokens used for the toolbar: `tokens 123`, `~tokens 123` when partly estimated."""
+        totals = self.chat.totals
+        total = totals.prompt_tokens + totals.completion_tokens + self.estimated_tokens
+        return f"{'~' if self.estimated_tokens else ''}tokens {total}"
 
     def _report_usage(self, result: TurnResult) -> None:
-        """`123 in · 45 out · $0.0001` after a reply, and the session's running cost."""
-        if result.usage is None:
-            return
-        usage = result.usage
+        """`123 in · 45 out · $0.0001` after a reply (estimated, `~`, when the server reported no
+        usage), and the session's running cost."""
+        usage, estimated = result.usage, result.usage is None
+        if usage is None:
+            if not result.text and not result.reasoning:
+                return
+            usage = estimate_usage(sent_messages(self.chat), result.reasoning + result.text)
+            self.estimated_tokens += usage.total_tokens
         info = self.runtime.model_info(result.provider, result.model)
         cost = info.cost(usage.prompt_tokens, usage.completion_tokens) if info else None
         if cost is None:
             self.cost_unknown = True
         else:
             self.session_cost += cost
-        price = f" · {format_cost(cost)}" if cost is not None else ""
-        self.printer.info(f"{usage.prompt_tokens} in · {usage.completion_tokens} out{price}")
+            self.cost_estimated = self.cost_estimated or estimated
+        self.printer.info(usage_line(usage, cost, estimated=estimated))
 
     def load_conversation(self, data: dict[str, Any]) -> None:
         """Replace the conversation with a saved one (model, system prompt, messages).

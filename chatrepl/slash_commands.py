@@ -2,25 +2,63 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from chatrepl.argparsing import Parser
 from chatrepl.commands import CommandRegistry, split_arguments
 from chatrepl.errors import UsageError
 from chatrepl.modelquery import add_filter_arguments, as_table, filters_from, info_card, select
 from chatrepl.providertable import provider_table
-from chatrepl.replstate import ReplState, plural, resumed_lines
+from chatrepl.replstate import ReplState, resumed_lines
+from chatrepl.wording import plural
 
 REGISTRY = CommandRegistry(show=lambda state, text: state.printer.line(text))
 command = REGISTRY.command
 
 
+KEYS_HELP = ("Enter sends; Alt-Enter (Esc Enter) adds a line; Ctrl-C stops a reply;"
+             " Ctrl-D exits.")
+NARROW = 60  # below this many columns a description goes on its own line under its command
+INDENT = 4
+
+
+def help_lines(entries: list[tuple[str, str]], width: int) -> list[str]:
+    """(usage, description) pairs laid out in `width` columns, wrapped between words.
+
+    Descriptions line up in a column after the usages (a usage too long for it has its
+    description on the next line, in the column); narrower than NARROW, each description is on
+    its own indented lines under its usage.
+    """
+    usable = max(20, width - 1)  # never the last column: some terminals wrap there
+
+    def wrap(text: str, indent: int) -> list[str]:
+        return textwrap.wrap(text, usable, initial_indent=" " * indent,
+                             subsequent_indent=" " * indent, break_on_hyphens=False)
+
+    lines: list[str] = []
+    if width < NARROW:
+        for usage, description in entries:
+            lines += wrap(usage, 0) + wrap(description, INDENT)
+        return lines
+    column = min(max(len(usage) for usage, _ in entries), max(12, width // 3))
+    for usage, description in entries:
+        body = wrap(description, column + 2)
+        if len(usage) > column:
+            lines += wrap(usage, 0) + body
+        else:
+            lines += [usage.ljust(column) + body[0][len(usage.ljust(column)):], *body[1:]]
+    return lines
+
+
 @command("/help", "/?", help="list commands")
 def _help(state: ReplState, argument: str) -> None:
-    width = max(len(c.usage) for c in REGISTRY)
-    for cmd in REGISTRY:
-        aliases = f"  (also {', '.join(cmd.aliases)})" if cmd.aliases else ""
-        state.printer.line(f"{cmd.usage:<{width}}  {cmd.help}{aliases}")
-    state.printer.info("Enter sends; Alt-Enter (Esc Enter) adds a line; Ctrl-C stops a reply;"
-                       " Ctrl-D exits.")
+    entries = [(cmd.usage, cmd.help + (f" (also {', '.join(cmd.aliases)})" if cmd.aliases else ""))
+               for cmd in REGISTRY]
+    width = state.printer.columns()
+    for line in help_lines(entries, width):
+        state.printer.line(line)
+    for line in textwrap.wrap(KEYS_HELP, max(20, width - 1)):
+        state.printer.info(line)
 
 
 @command("/model", "/mod", help="show or switch the model (Tab completes)", usage="/model [NAME]")

@@ -91,13 +91,12 @@ def _fit(text: str, width: int) -> str:
 
 def toolbar_text(state: ReplState, width: int | None = None) -> str:
     """Current model, discovery state, tokens used and cost, in at most `width` cells."""
-    totals = state.chat.totals
     model = state.current_model or "no model (/model NAME)"
     before: list[str] = []
     server = state.local_server
     if server is not None and server.state != "ready":
         before.append("local: loading…" if server.state == "loading" else f"local: {server.state}")
-    after = [f"tokens {totals.prompt_tokens + totals.completion_tokens}"]
+    after = [state.tokens_text()]  # `~tokens N` when part of it is a local estimate
     cost = state.cost_text()
     if cost:
         after.append(cost)

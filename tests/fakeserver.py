@@ -42,6 +42,8 @@ class Behavior:
     unknown_models: set[str] = field(default_factory=set)  # chat on these answers 404
     usage: bool = True
     api_key: str | None = None  # when set, a request without `Bearer <api_key>` answers 401
+    content_chunks: list[str] | None = None  # send exactly these content deltas
+    reasoning_chunks: list[str] | None = None  # reasoning deltas sent before the content
 
 
 @dataclass
@@ -224,6 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply_words(self) -> list[str]:
         behavior = self.server.behavior
+        if behavior.content_chunks is not None:
+            return list(behavior.content_chunks)
         if behavior.chunk_count is not None:
             return [f"w{i} " for i in range(behavior.chunk_count)]
         parts = behavior.chat_reply.split(" ")
@@ -253,6 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "empty_choices":
                 event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
                        "model": model, "choices": []})
+            for thought in behavior.reasoning_chunks or ():
+                event(chunk({"reasoning_content": thought}))
             if fault == "reasoning":
                 event(chunk({"reasoning_content": "Let me think. "}))
                 event(chunk({"reasoning": "Still thinking. "}))

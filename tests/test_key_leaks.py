@@ -130,7 +130,7 @@ def keys_sent(server: FakeOpenAIServer) -> set[str]:
 
 def test_discovery_chat_save_and_listings_never_show_a_key(scene: Scene) -> None:
     code, out, _ = scene.main("discover")
-    assert code == 0 and out.count("models") == 4
+    assert code == 0 and out.count(": 1 model (") == 4
     assert scene.main("discover", "--json")[0] == 0
     code, out, _ = scene.main("providers")
     assert code == 0 and out.count("key set") == 4

@@ -116,7 +116,7 @@ def test_init_writes_found_servers_commented_out(chatrepl_home: Path, fake_serve
                                                  probe_ports) -> None:
     probe_ports(llamacpp=fake_server.port)
     code, out, _err = run(["init"], chatrepl_home)
-    assert code == 0 and "1 local servers" in out
+    assert code == 0 and "1 local server\n" in out
     text = (chatrepl_home / "config.yaml").read_text(encoding="utf-8")
     assert f'  #   base_url: "{fake_server.url}"' in text
     # Once the server is gone, whatever listens on the port is not a configured provider.
