@@ -9,6 +9,7 @@ import pytest
 from fakeserver import FakeOpenAIServer
 
 from chatrepl.chat import ChatSession
+from chatrepl.cli import main
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
 from chatrepl.repl import handle_line, toolbar_text
@@ -70,3 +71,15 @@ def test_absurd_usage_leaves_the_toolbar_readable(repl, fake_server: FakeOpenAIS
     handle_line(state, "first")
     assert err.getvalue() == ""
     assert "tokens 0" in toolbar_text(state)
+
+
+def test_discover_reports_a_redirect_and_does_not_follow_it(repl, chatrepl_home: Path,
+                                                            fake_server: FakeOpenAIServer) -> None:
+    with FakeOpenAIServer() as elsewhere:
+        fake_server.behavior.redirect_to = f"{elsewhere.url}/models"
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["discover", "fake"], env={"CHATREPL_HOME": str(chatrepl_home)},
+                    stdin=io.StringIO(""), stdout=out, stderr=err)
+        assert code == 1
+        assert f"redirected (307) to {elsewhere.url}/models" in out.getvalue() + err.getvalue()
+        assert elsewhere.requests == []
