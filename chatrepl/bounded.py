@@ -16,33 +16,38 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from chatrepl.limits import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES, BoundExceeded
+from chatrepl.limits import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES, BoundExceeded, DeadlinePassed
 
 try:  # httpx2 for SDK 3.x, httpx before
     import httpx2 as http
 except ImportError:  # pragma: no cover - depends on the installed SDK
     import httpx as http  # type: ignore[no-redef]
 
-class BoundedStream(http.SyncByteStream):  # type: ignore[misc]
-    """A response body read under a byte cap and a deadline (time.monotonic())."""
 
-    def __init__(self, inner: Any, *, cap: int, deadline: float, truncate: bool) -> None:
+class BoundedStream(http.SyncByteStream):  # type: ignore[misc]
+    """A response body read under a byte cap and a deadline (`seconds` after the request
+    `started`, by time.monotonic()). `truncate`: end quietly at the cap (an error body) instead
+    of refusing the body."""
+
+    def __init__(self, inner: Any, *, cap: int, started: float, seconds: float,
+                 truncate: bool) -> None:
         self._inner = inner
         self._cap = cap
-        self._deadline = deadline
+        self._seconds = seconds
+        self._deadline = started + seconds
         self._truncate = truncate
 
     def __iter__(self) -> Iterator[bytes]:
         read = 0
         for chunk in self._inner:
             if time.monotonic() > self._deadline:
-                raise BoundExceeded("took longer than the reply deadline (chat: "
-                                    "reply_deadline_seconds); stopped reading")
+                raise DeadlinePassed(f"was still sending after {self._seconds:g} s in all; "
+                                    "stopped reading")
             if read + len(chunk) > self._cap:
                 if self._truncate:
                     yield chunk[: self._cap - read]
                     return
-                raise BoundExceeded(f"sent more than {self._cap // (1024 * 1024)} MB; "
+                raise BoundExceeded(f"sent more than {self._cap / (1024 * 1024):g} MB; "
                                     "stopped reading")
             read += len(chunk)
             yield chunk
@@ -63,7 +68,7 @@ class BoundedTransport(http.BaseTransport):  # type: ignore[misc]
 
     def handle_request(self, request: Any) -> Any:
         request.headers["Accept-Encoding"] = "identity"
-        deadline = time.monotonic() + self._deadline_seconds
+        started = time.monotonic()
         response = self._inner.handle_request(request)
         failed = response.status_code >= 300
         encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
@@ -73,7 +78,7 @@ class BoundedTransport(http.BaseTransport):  # type: ignore[misc]
             raise BoundExceeded(f"answered with a compressed body ({encoding[:20]}) although "
                                 "none was asked for")
         response.stream = BoundedStream(
-            response.stream, deadline=deadline, truncate=failed,
+            response.stream, started=started, seconds=self._deadline_seconds, truncate=failed,
             cap=self._max_error_body if failed else self._max_body)
         return response
 

@@ -46,6 +46,7 @@ from chatrepl.limits import (
     MAX_REPLY_CHARS,
     MAX_SHOWN_ERROR_CHARS,
     BoundExceeded,
+    DeadlinePassed,
     bound_of,
     reply_deadline,
 )
@@ -232,7 +233,7 @@ class ChatSession:
             except openai.APIError as exc:
                 raise self._api_error(exc, provider, reply, wire) from None
             except BoundExceeded as exc:
-                raise self._failure(provider, str(exc), reply.text) from None
+                raise self._bound_failure(exc, provider, reply.text) from None
             except MalformedChunk as exc:
                 raise self._failure(provider, f"{exc}; try again", reply.text) from None
             except (ValueError, RecursionError, OverflowError) as exc:  # absurd data in a chunk
@@ -325,11 +326,17 @@ class ChatSession:
         return ChatError(" ".join(line.split()), provider=provider.id, model=self.model,
                          partial=partial)
 
+    def _bound_failure(self, bound: BoundExceeded, provider: ProviderConfig,
+                       partial: str) -> ChatError:
+        hint = "; if the model is just slow, raise chat.reply_deadline_seconds" \
+            if isinstance(bound, DeadlinePassed) else ""
+        return self._failure(provider, f"{bound}{hint}", partial)
+
     def _api_error(self, exc: Exception, provider: ProviderConfig, reply: Reply,
                    wire: list[dict[str, str]]) -> ChatError:
         bound = bound_of(exc)
         if bound is not None:
-            return self._failure(provider, str(bound), reply.text)
+            return self._bound_failure(bound, provider, reply.text)
         line = describe_api_error(exc, provider, self.env, self.model,
                                   started=reply.chunks > 0, long_prompt=_long(wire))
         status = getattr(exc, "status_code", None)

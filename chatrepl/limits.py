@@ -19,6 +19,10 @@ class BoundExceeded(Exception):
     """A server sent more, or for longer, than chatrepl reads. `str()` says which bound."""
 
 
+class DeadlinePassed(BoundExceeded):
+    """A response was still arriving when its deadline passed."""
+
+
 def reply_deadline(read_timeout_seconds: float, configured: float | None = None) -> float:
     """Seconds a whole reply may take: the configured value, else a multiple of the read
     timeout (a read timeout bounds one read, not the reply)."""
