@@ -107,7 +107,7 @@ ADVICE: tuple[tuple[Callable[[Failure], bool], str], ...] = (
     (lambda f: f.status is not None and f.status >= 500,
      "the provider is having trouble, try again later"),
     (lambda f: f.status is not None, "the provider rejected the request"),
-    (lambda f: f.situation == "timeout", "try again, or raise chat.read_timeout_seconds"),
+    (lambda f: f.situation == "timeout", "try again, or raise the timeout"),
     (lambda f: f.situation == "refused" and f.local, "is the server running?"),
     (lambda f: f.situation == "refused", "check your network connection and base_api_url"),
 )

@@ -203,9 +203,12 @@ def describe_api_error(exc: BaseException, provider: ProviderConfig, env: Mappin
     status = status if isinstance(status, int) else None
     secrets = [provider.resolve_api_key(env)]
     body = getattr(exc, "body", None)
-    detail = provider_message(body) or provider_message(getattr(exc, "message", None) or "")
+    situation = _situation(exc, started)
+    detail = provider_message(body)
+    if not detail and situation in ("status", "stream"):  # not the SDK's "Connection error."
+        detail = provider_message(getattr(exc, "message", None) or "")
     detail = redact(" ".join(detail.split()), secrets)[:MAX_SHOWN_ERROR_CHARS]
-    failure = Failure(_situation(exc, started), status=status, code=provider_code(body),
+    failure = Failure(situation, status=status, code=provider_code(body),
                       text=detail, local=provider.is_local, long_prompt=long_prompt,
                       key_advice=provider.key_advice(env))
     detail = detail or _DEFAULT_DETAILS.get(status or 0, "")

@@ -91,7 +91,7 @@ def sse_data(byte_chunks: Iterable[bytes], max_bytes: int = MAX_SSE_EVENT_BYTES)
 
 
 def _too_big(max_bytes: int) -> BoundExceeded:
-    return BoundExceeded(f"sent a stream event larger than {max_bytes // 1024} KB; "
+    return BoundExceeded(f"sent a stream event larger than {max_bytes / (1024 * 1024):g} MB; "
                          "stopped reading")
 
 
