@@ -87,7 +87,8 @@ class BoundedTransport(http.BaseTransport):  # type: ignore[misc]
 
 
 def bound_transports(client: Any, *, deadline_seconds: float,
-                     max_body_bytes: int = MAX_BODY_BYTES) -> None:
+                     max_body_bytes: int = MAX_BODY_BYTES,
+                     max_error_body_bytes: int = MAX_ERROR_BODY_BYTES) -> None:
     """Put every transport of an HTTP client (the default one and any proxy's) under bounds.
 
     Done after the client is built, because handing the client a transport of our own would
@@ -97,7 +98,8 @@ def bound_transports(client: Any, *, deadline_seconds: float,
         if transport is None or isinstance(transport, BoundedTransport):
             return transport
         return BoundedTransport(transport, deadline_seconds=deadline_seconds,
-                                max_body_bytes=max_body_bytes)
+                                max_body_bytes=max_body_bytes,
+                                max_error_body_bytes=max_error_body_bytes)
 
     client._transport = wrap(client._transport)
     mounts = getattr(client, "_mounts", None)

@@ -117,7 +117,7 @@ def make_client(provider: ProviderConfig, env: Mapping[str, str], *, timeout: fl
     import openai
 
     from chatrepl.bounded import bound_transports
-    from chatrepl.limits import MAX_BODY_BYTES
+    from chatrepl.limits import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES
 
     context = _shared_ssl_context()
     options: dict[str, Any] = {"follow_redirects": False}
@@ -126,8 +126,12 @@ def make_client(provider: ProviderConfig, env: Mapping[str, str], *, timeout: fl
     if response_hook is not None:
         options["event_hooks"] = {"response": [response_hook]}
     http_client = openai.DefaultHttpxClient(**options)
+    body_cap = max_body_bytes or MAX_BODY_BYTES
+    # A response_hook bounds error bodies itself (and says so in its own words); the transport
+    # then only backs it up, rather than quietly cutting an error body short underneath it.
     bound_transports(http_client, deadline_seconds=deadline_seconds or reply_deadline(timeout),
-                     max_body_bytes=max_body_bytes or MAX_BODY_BYTES)
+                     max_body_bytes=body_cap,
+                     max_error_body_bytes=body_cap if response_hook else MAX_ERROR_BODY_BYTES)
     return openai.OpenAI(
         api_key=key,
         base_url=provider.base_api_url,
