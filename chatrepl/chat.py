@@ -13,8 +13,11 @@ Conversation rules (what `ChatSession.messages` holds after a turn):
   a plain assistant message. If no reply text had arrived, the conversation is left as it was.
   No exception escapes; the result has `interrupted=True`.
 * Error (HTTP error, timeout, connection refused, error event in the stream, connection cut
-  mid-reply): `ChatError` is raised with one line to show, and the conversation is exactly as
-  it was before the turn. Text that had already arrived is on the error as `.partial` only.
+  mid-reply, a reply over `limits`' bounds): `ChatError` is raised with one line to show, and
+  the conversation is exactly as it was before the turn. Text that had already arrived is on
+  the error as `.partial` only. The message that failed is kept as `unsent`, and `retry()`
+  sends it (until a later turn succeeds or `clear()`).
+* A reply is complete when the server says so: a finish reason, the usage chunk or `[DONE]`.
 
 Reasoning text (`delta.reasoning_content` / `delta.reasoning`) is delivered as 'reasoning'
 events and on `TurnResult.reasoning`; it is never stored in `messages` and never sent back.
@@ -28,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chatrepl.apierrors import MAY_BE_TOO_LONG, provider_message
 from chatrepl.clients import (
     describe_api_error,
     make_client,
@@ -38,9 +42,17 @@ from chatrepl.clients import (
 )
 from chatrepl.config import ChatSettings, ProviderConfig
 from chatrepl.errors import ChatReplError, ProviderError, StateError, UnknownProviderError
+from chatrepl.limits import (
+    MAX_REPLY_CHARS,
+    MAX_SHOWN_ERROR_CHARS,
+    BoundExceeded,
+    DeadlinePassed,
+    bound_of,
+    reply_deadline,
+)
 from chatrepl.manager import ProviderManager
 from chatrepl.reply import EventCallback, Reply, Usage, usage_from
-from chatrepl.streamchunks import iter_chunks
+from chatrepl.streamchunks import MalformedChunk, iter_chunks
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -48,6 +60,9 @@ if TYPE_CHECKING:
 SESSION_FORMAT = "chatrepl-session"
 SESSION_VERSION = 1
 _ROLES = frozenset({"user", "assistant", "system"})
+# A conversation this large (in ~4-character tokens) may not fit a small model's context: a
+# server that drops it without answering is said to have likely run out of context.
+CONTEXT_HINT_TOKENS = 1000
 
 
 class ChatError(ProviderError):
@@ -67,6 +82,11 @@ class ChatError(ProviderError):
         self.status = status
         self.model_not_found = model_not_found
         self.partial = partial
+
+
+def _long(wire: list[dict[str, str]]) -> bool:
+    """True when the conversation sent may be too long for a small model's context."""
+    return sum(len(m["content"]) for m in wire) // 4 >= CONTEXT_HINT_TOKENS
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +123,7 @@ class ChatSession:
         self.system_prompt = system_prompt
         self.messages: list[dict[str, Any]] = []
         self.totals = Usage()
+        self.unsent: str | None = None  # the user message of a turn that failed; retry() sends it
         # Providers that answered 400 to `stream_options`; asked without it from then on.
         self._no_stream_options: set[str] = set()
 
@@ -115,6 +136,7 @@ class ChatSession:
     def clear(self) -> None:
         """Start a new conversation (same model and system prompt; usage totals are kept)."""
         self.messages = []
+        self.unsent = None
 
     def send(self, text: str, on_event: EventCallback | None = None,
              cancel: threading.Event | None = None) -> TurnResult:
@@ -125,15 +147,28 @@ class ChatSession:
         checked after each chunk (a server that stalls is bounded by the read timeout);
         Ctrl-C on the main thread interrupts a blocked read at once.
         """
-        return self._turn(list(self.messages), text, on_event, cancel)
+        try:
+            result = self._turn(list(self.messages), text, on_event, cancel)
+        except ChatError:
+            self.unsent = text
+            raise
+        self.unsent = text if result.interrupted and not result.text else None
+        return result
+
+    def can_retry(self) -> bool:
+        """True when there is a message for `retry()` to send."""
+        return self.unsent is not None or any(m.get("role") == "user" for m in self.messages)
 
     def retry(self, on_event: EventCallback | None = None,
               cancel: threading.Event | None = None) -> TurnResult:
-        """Send the last user message again; its reply replaces the previous one.
+        """Send the message of the last turn that failed (`unsent`); else send the last user
+        message again, its reply replacing the previous one.
 
         On error the conversation (including the previous reply) is kept as it was. ChatError
         when there is no user message yet.
         """
+        if self.unsent is not None:
+            return self.send(self.unsent, on_event, cancel)
         messages = list(self.messages)
         for index in range(len(messages) - 1, -1, -1):
             if messages[index].get("role") == "user":
@@ -159,14 +194,18 @@ class ChatSession:
 
     def _client(self, provider: ProviderConfig) -> OpenAI:
         try:
-            return make_client(provider, self.env, timeout=self.settings.read_timeout_seconds,
-                               connect_timeout=self.settings.connect_timeout_seconds,
-                               max_retries=self.settings.max_retries)
+            settings = self.settings
+            return make_client(provider, self.env, timeout=settings.read_timeout_seconds,
+                               connect_timeout=settings.connect_timeout_seconds,
+                               max_retries=settings.max_retries,
+                               deadline_seconds=reply_deadline(settings.read_timeout_seconds,
+                                                               settings.reply_deadline_seconds))
         except ProviderError as exc:
             raise ChatError(str(exc), provider=provider.id, model=self.model) from None
 
     def _turn(self, base: list[dict[str, Any]], text: str, on_event: EventCallback | None,
               cancel: threading.Event | None) -> TurnResult:
+        """One request and its reply; see the module docstring for `messages`."""
         import openai
 
         provider = self._provider_config()
@@ -182,7 +221,7 @@ class ChatSession:
                     if self._is_plain_json(stream):
                         reply.add_completion(self._read_json(stream, provider))
                     else:
-                        for chunk in iter_chunks(stream):
+                        for chunk in iter_chunks(stream, on_done=reply.mark_done):
                             reply.add_chunk(chunk)
                             if cancel is not None and cancel.is_set():
                                 reply.interrupted = True
@@ -192,10 +231,14 @@ class ChatSession:
             except KeyboardInterrupt:
                 reply.interrupted = True
             except openai.APIError as exc:
-                raise self._api_error(exc, provider, reply.text) from None
-            except json.JSONDecodeError as exc:  # a `data:` line that is not JSON
-                raise self._failure(provider, f"sent a malformed reply ({exc.__class__.__name__}); "
-                                    "try again", reply.text) from None
+                raise self._api_error(exc, provider, reply, wire) from None
+            except BoundExceeded as exc:
+                raise self._bound_failure(exc, provider, reply.text) from None
+            except MalformedChunk as exc:
+                raise self._failure(provider, f"{exc}; try again", reply.text) from None
+            except (ValueError, RecursionError, OverflowError) as exc:  # absurd data in a chunk
+                raise self._failure(provider, f"sent a reply chatrepl cannot read "
+                                    f"({type(exc).__name__}); try again", reply.text) from None
             except transport_error_types() as exc:  # a read error the SDK did not wrap
                 raise self._failure(provider, f"lost the connection in the middle of the reply "
                                     f"({exc.__class__.__name__}); try again", reply.text) from None
@@ -207,9 +250,12 @@ class ChatSession:
                 self.messages = [*base, user,
                                  {"role": "assistant", "content": reply.text, "interrupted": True}]
         elif not reply.complete:
-            what = ("closed the connection in the middle of the reply" if reply.text
-                    else "closed the connection without sending a reply")
-            raise self._failure(provider, f"{what}; try again", reply.text)
+            if reply.text:
+                what = "closed the connection in the middle of the reply; try again"
+            else:
+                what = "closed the connection without sending a reply; " + (
+                    MAY_BE_TOO_LONG if _long(wire) else "try again")
+            raise self._failure(provider, what, reply.text)
         else:
             self.messages = [*base, user, {"role": "assistant", "content": reply.text}]
         if reply.usage is not None:
@@ -241,19 +287,23 @@ class ChatSession:
 
     def _read_json(self, stream: Any, provider: ProviderConfig) -> dict[str, Any]:
         """The body of a server that answered plain JSON although a stream was asked for."""
+        body = bytearray()
         try:
-            body = stream.response.read()
+            for block in stream.response.iter_bytes():
+                body += block
+                if len(body) > 2 * MAX_REPLY_CHARS:
+                    raise self._failure(provider, "sent a reply larger than chatrepl reads", "")
         except transport_error_types() as exc:
             raise self._failure(provider, f"lost the connection while reading the reply "
                                 f"({exc.__class__.__name__}); try again", "") from None
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
-        if isinstance(data, dict) and isinstance(data.get("error"), (dict, str)):
-            error = data["error"]
-            detail = error.get("message") if isinstance(error, dict) else error
-            raise self._failure(provider, f"reported an error ({detail}); try again", "")
+        if isinstance(data, dict) and (data.get("error") or data.get("object") == "error"):
+            detail = redact(provider_message(data), [provider.resolve_api_key(self.env)])
+            raise self._failure(provider, f"reported an error ({detail[:MAX_SHOWN_ERROR_CHARS]});"
+                                " try again", "")
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
             raise self._failure(provider, "answered something that is not a chat reply; "
                                 "check base_api_url", "")
@@ -276,23 +326,26 @@ class ChatSession:
         return ChatError(" ".join(line.split()), provider=provider.id, model=self.model,
                          partial=partial)
 
-    def _api_error(self, exc: Exception, provider: ProviderConfig, partial: str) -> ChatError:
-        import openai
+    def _bound_failure(self, bound: BoundExceeded, provider: ProviderConfig,
+                       partial: str) -> ChatError:
+        hint = "; if the model is just slow, raise chat.reply_deadline_seconds" \
+            if isinstance(bound, DeadlinePassed) else ""
+        return self._failure(provider, f"{bound}{hint}", partial)
 
-        line = describe_api_error(exc, provider, self.env, self.model)
+    def _api_error(self, exc: Exception, provider: ProviderConfig, reply: Reply,
+                   wire: list[dict[str, str]]) -> ChatError:
+        bound = bound_of(exc)
+        if bound is not None:
+            return self._bound_failure(bound, provider, reply.text)
+        line = describe_api_error(exc, provider, self.env, self.model,
+                                  started=reply.chunks > 0, long_prompt=_long(wire))
         status = getattr(exc, "status_code", None)
         status = status if isinstance(status, int) else None
         not_found = status is not None and names_missing_model(exc, self.model)
         if not_found:
             line += "; choose another model"
-        elif isinstance(exc, openai.APIConnectionError):
-            pass  # describe_api_error already says what to do
-        elif status is None:
-            line += " (an error inside the reply stream); try again"
-        elif status in (400, 409, 413, 422):
-            line += "; the provider rejected the request"
         return ChatError(" ".join(line.split()), provider=provider.id, model=self.model,
-                         status=status, model_not_found=not_found, partial=partial)
+                         status=status, model_not_found=not_found, partial=reply.text)
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -304,6 +357,7 @@ class ChatSession:
             "model": self.model,
             "system_prompt": self.system_prompt,
             "messages": [dict(m) for m in self.messages],
+            **({"unsent": self.unsent} if self.unsent is not None else {}),
             "totals": {"prompt_tokens": self.totals.prompt_tokens,
                        "completion_tokens": self.totals.completion_tokens},
         }
@@ -346,6 +400,10 @@ class ChatSession:
         session = cls(manager, env, settings, provider=provider, model=model,
                       system_prompt=system_prompt)
         session.messages = messages
+        unsent = data.get("unsent")
+        if unsent is not None and not isinstance(unsent, str):
+            raise StateError("session unsent message must be text")
+        session.unsent = unsent
         totals = data.get("totals")
         if isinstance(totals, Mapping):
             session.totals = usage_from(totals) or Usage()

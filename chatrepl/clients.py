@@ -12,8 +12,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from chatrepl.apierrors import Failure, Situation, advice_for, provider_code, provider_message
 from chatrepl.config import ProviderConfig
 from chatrepl.errors import ProviderError
+from chatrepl.limits import MAX_SHOWN_ERROR_CHARS, bound_of, reply_deadline
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -44,14 +46,46 @@ def _shared_ssl_context() -> Any:
 
 
 _KEYLIKE = re.compile(r"\b(sk|gsk|xai|pk|key)[-_][A-Za-z0-9_\-]{6,}\b")
+_BEARER = re.compile(r"\b(Bearer)\s+[^\s\"',;]+", re.IGNORECASE)
+MIN_KEY_FRAGMENT = 8  # this many characters of a configured key in a row count as the key
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """`text` with every given secret and anything key-shaped replaced by a redacted form."""
+    """`text` with every given secret, any run of MIN_KEY_FRAGMENT or more of its characters
+    (a key cut in two), any `Bearer <token>` and anything key-shaped replaced.
+
+    Redact before cutting text to length: a cut can leave a fragment no pattern recognises.
+    """
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, redacted_key(secret))
+            text = _redact_fragments(text, secret)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} …", text)
     return _KEYLIKE.sub(lambda m: redacted_key(m.group(0)), text)
+
+
+def _redact_fragments(text: str, secret: str) -> str:
+    """`text` with every run of MIN_KEY_FRAGMENT+ characters that also occurs in `secret`
+    replaced by '…'."""
+    size = MIN_KEY_FRAGMENT
+    if len(secret) < size or len(text) < size:
+        return text
+    pieces = {secret[i:i + size] for i in range(len(secret) - size + 1)}
+    hidden = bytearray(len(text))
+    found = False
+    for start in range(len(text) - size + 1):
+        if text[start:start + size] in pieces:
+            hidden[start:start + size] = b"\x01" * size
+            found = True
+    if not found:
+        return text
+    out: list[str] = []
+    for index, char in enumerate(text):
+        if not hidden[index]:
+            out.append(char)
+        elif index == 0 or not hidden[index - 1]:
+            out.append("…")
+    return "".join(out)
 
 
 def redacted_key(key: str) -> str:
@@ -67,19 +101,37 @@ def import_sdk() -> None:
 
 def make_client(provider: ProviderConfig, env: Mapping[str, str], *, timeout: float,
                 connect_timeout: float | None = None, max_retries: int = 2,
-                response_hook: Callable[[Any], None] | None = None) -> OpenAI:
+                response_hook: Callable[[Any], None] | None = None,
+                deadline_seconds: float | None = None, max_body_bytes: int | None = None) -> OpenAI:
     """An SDK client for `provider`; ProviderError when it has no usable key.
 
-    `response_hook` sees each HTTP response before its body is read (to bound that body)."""
+    Redirects are not followed (these APIs do not redirect; following one would send the
+    conversation elsewhere): a 3xx is an error naming where it pointed. Every response body is
+    read under `limits`' caps and within `deadline_seconds` (default: `limits.reply_deadline`
+    of `timeout`). `response_hook` sees each HTTP response before its body is read (to bound
+    that body more tightly).
+    """
     key = provider.resolve_api_key(env)
     if key is None:
         raise ProviderError(f"{provider.id}: {provider.missing_key_reason()}")
     import openai
 
+    from chatrepl.bounded import bound_transports
+    from chatrepl.limits import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES
+
     context = _shared_ssl_context()
-    hooks = {"response": [response_hook]} if response_hook is not None else None
-    http_client = None if context is None and hooks is None else openai.DefaultHttpxClient(
-        verify=context if context is not None else True, event_hooks=hooks)
+    options: dict[str, Any] = {"follow_redirects": False}
+    if context is not None:
+        options["verify"] = context
+    if response_hook is not None:
+        options["event_hooks"] = {"response": [response_hook]}
+    http_client = openai.DefaultHttpxClient(**options)
+    body_cap = max_body_bytes or MAX_BODY_BYTES
+    # A response_hook bounds error bodies itself (and says so in its own words); the transport
+    # then only backs it up, rather than quietly cutting an error body short underneath it.
+    bound_transports(http_client, deadline_seconds=deadline_seconds or reply_deadline(timeout),
+                     max_body_bytes=body_cap,
+                     max_error_body_bytes=body_cap if response_hook else MAX_ERROR_BODY_BYTES)
     return openai.OpenAI(
         api_key=key,
         base_url=provider.base_api_url,
@@ -89,46 +141,86 @@ def make_client(provider: ProviderConfig, env: Mapping[str, str], *, timeout: fl
     )
 
 
-def _error_detail(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return inner["message"]
-        if isinstance(inner, str):
-            return inner
-    message = getattr(exc, "message", None) or str(exc)
-    return "" if "<html" in message.lower() else message
+_STATUS_LABELS = {401: "401 unauthorized", 402: "402 payment required", 403: "403 forbidden",
+                  404: "404 not found", 429: "429 rate limited"}
+_DEFAULT_DETAILS = {401: "bad key", 403: "no access", 404: "no such endpoint or model",
+                    429: "too many requests"}
+
+
+def _situation(exc: BaseException, started: bool) -> Situation:
+    """Which kind of failure the SDK's exception is (see `apierrors.Failure`)."""
+    import openai
+
+    if bound_of(exc) is not None:
+        return "bound"
+    if isinstance(exc, openai.APIStatusError):
+        return "status"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        if started:
+            return "cut"
+        cause = type(exc.__cause__).__name__
+        return "dropped" if cause in ("RemoteProtocolError", "ReadError") else "refused"
+    return "stream"
+
+
+def _what_happened(failure: Failure, exc: BaseException, provider: ProviderConfig) -> str:
+    """The first half of the line: what the server did."""
+    url = provider.base_api_url
+    status = failure.status
+    if failure.situation == "bound":
+        bound = bound_of(exc)
+        return str(bound) if bound is not None else "sent too much"
+    if failure.situation == "status" and status is not None:
+        if 300 <= status < 400:
+            return f"redirected ({status}) to {_location(exc)}"
+        if status in _STATUS_LABELS:
+            return _STATUS_LABELS[status]
+        return f"server error {status}" if status >= 500 else f"error {status}"
+    return {
+        "timeout": f"timed out talking to {url}",
+        "refused": f"cannot connect to {url}",
+        "dropped": f"closed the connection to {url} without answering",
+        "cut": "lost the connection in the middle of the reply",
+        "stream": "reported an error in the middle of the reply",
+    }.get(failure.situation, "failed")
+
+
+def _location(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    location = response.headers.get("location", "") if response is not None else ""
+    return " ".join(str(location).split())[:MAX_SHOWN_ERROR_CHARS] or "(no Location)"
 
 
 def describe_api_error(exc: BaseException, provider: ProviderConfig, env: Mapping[str, str],
-                       model: str | None = None) -> str:
-    """One line: provider (and model), what happened, what to do. Never includes a key."""
-    import openai
+                       model: str | None = None, *, started: bool = False,
+                       long_prompt: bool = False) -> str:
+    """One line: provider (and model), what happened in the provider's own words, what to do.
 
+    `started`: reply text had arrived before the failure. `long_prompt`: the conversation sent
+    was large enough that a server dropping it may have run out of context. Never includes a
+    key: the provider's text is redacted before it is cut to length.
+    """
     where = f"{provider.id}/{model}" if model else provider.id
     status = getattr(exc, "status_code", None)
-    detail = " ".join(_error_detail(exc).split())[:200]
-    if isinstance(exc, openai.APITimeoutError):
-        text = f"{where}: timed out talking to {provider.base_api_url}; try again, or raise the timeout"
-    elif isinstance(exc, openai.APIConnectionError):
-        text = f"{where}: cannot connect to {provider.base_api_url}; is the server running?"
-    elif status == 401:
-        text = f"{where}: 401 unauthorized ({detail or 'bad key'}); {provider.key_advice(env)}"
-    elif status == 403:
-        text = f"{where}: 403 forbidden ({detail or 'no access'}); check the key's permissions"
-    elif status == 404:
-        text = f"{where}: 404 not found ({detail or 'no such endpoint or model'})"
-    elif status == 429:
-        text = f"{where}: 429 rate limited ({detail or 'too many requests'}); wait and try again"
-    elif isinstance(status, int) and status >= 500:
-        text = f"{where}: server error {status}" + (f" ({detail})" if detail else "")
-        text += "; the provider is having trouble, try again later"
-    elif isinstance(status, int):
-        text = f"{where}: error {status}" + (f" ({detail})" if detail else "")
-    else:
-        text = f"{where}: {detail or type(exc).__name__}"
-    return redact(text, [provider.resolve_api_key(env)])
+    status = status if isinstance(status, int) else None
+    secrets = [provider.resolve_api_key(env)]
+    body = getattr(exc, "body", None)
+    situation = _situation(exc, started)
+    detail = provider_message(body)
+    if not detail and situation in ("status", "stream"):  # not the SDK's "Connection error."
+        detail = provider_message(getattr(exc, "message", None) or "")
+    detail = redact(" ".join(detail.split()), secrets)[:MAX_SHOWN_ERROR_CHARS]
+    failure = Failure(situation, status=status, code=provider_code(body),
+                      text=detail, local=provider.is_local, long_prompt=long_prompt,
+                      key_advice=provider.key_advice(env))
+    detail = detail or _DEFAULT_DETAILS.get(status or 0, "")
+    text = f"{where}: {_what_happened(failure, exc, provider)}"
+    if detail and failure.situation != "bound":
+        text += f" ({detail})"
+    advice = advice_for(failure)
+    return redact(text + (f"; {advice}" if advice else ""), secrets)
 
 
 def short_api_reason(exc: BaseException) -> str:

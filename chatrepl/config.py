@@ -39,6 +39,8 @@ class ChatSettings(_Strict):
     connect_timeout_seconds: float = Field(5.0, gt=0)
     read_timeout_seconds: float = Field(60.0, gt=0)
     max_retries: int = Field(2, ge=0, le=10)
+    # The most a whole reply may take; by default 20 read timeouts (limits.reply_deadline).
+    reply_deadline_seconds: float | None = Field(None, gt=0)
 
 
 class CatalogSettings(_Strict):

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chatrepl.limits import MAX_REPLY_CHARS, MAX_TOKEN_COUNT, BoundExceeded
+
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
@@ -45,14 +47,17 @@ def _get(obj: Any, name: str) -> Any:
 
 
 def usage_from(raw: Any) -> Usage | None:
-    """Usage from a chunk's or a saved session's token counts; None when there are none."""
+    """Usage from a chunk's or a saved session's token counts; None when there are none or
+    they are not believable (negative, or beyond any real count)."""
     if raw is None:
         return None
     prompt, completion = _get(raw, "prompt_tokens"), _get(raw, "completion_tokens")
     if not isinstance(prompt, int) and not isinstance(completion, int):
         return None
-    return Usage(prompt if isinstance(prompt, int) else 0,
-                 completion if isinstance(completion, int) else 0)
+    counts = [value if isinstance(value, int) else 0 for value in (prompt, completion)]
+    if not all(0 <= count <= MAX_TOKEN_COUNT for count in counts):
+        return None
+    return Usage(counts[0], counts[1])
 
 
 def _reasoning_of(part: Any) -> str:
@@ -73,6 +78,8 @@ class Reply:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.chunks = 0
+        self.size = 0  # characters of answer and reasoning so far
+        self.done = False  # the server said `[DONE]`
         self.interrupted = False
 
     @property
@@ -81,10 +88,19 @@ class Reply:
 
     @property
     def complete(self) -> bool:
-        """True when the server said the reply was over (a finish reason or the usage chunk)."""
-        return self.finish_reason is not None or self.usage is not None
+        """True when the server said the reply was over: a finish reason, the usage chunk or
+        `[DONE]`."""
+        return self.finish_reason is not None or self.usage is not None or self.done
+
+    def mark_done(self) -> None:
+        """The server sent `[DONE]`."""
+        self.done = True
 
     def _emit(self, kind: Literal["content", "reasoning"], text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_REPLY_CHARS:
+            raise BoundExceeded(f"sent a reply longer than {MAX_REPLY_CHARS // (1024 * 1024)} "
+                                "MB of text; stopped reading")
         (self.content if kind == "content" else self.reasoning).append(text)
         if self._on_event is not None:
             self._on_event(StreamEvent(kind, text))
@@ -94,7 +110,8 @@ class Reply:
         usage = usage_from(_get(chunk, "usage"))
         if usage is not None:
             self.usage = usage
-        for choice in _get(chunk, "choices") or ():
+        choices = _get(chunk, "choices")
+        for choice in choices if isinstance(choices, list) else ():
             if _get(choice, "index") not in (None, 0):
                 continue
             finish = _get(choice, "finish_reason")

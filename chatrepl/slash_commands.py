@@ -218,9 +218,9 @@ def _load(state: ReplState, argument: str) -> None:
     state.redraw()
 
 
-@command("/retry", help="resend the last message")
+@command("/retry", help="resend the last message (the one that failed, if the last turn did)")
 def _retry(state: ReplState, argument: str) -> None:
-    if not any(m.get("role") == "user" for m in state.chat.messages):
+    if not state.chat.can_retry():
         raise UsageError("nothing to retry yet")
     state.run_turn(None)
 

@@ -1,48 +1,135 @@
-"""Chat-completion chunks off an openai SDK stream as plain JSON data.
+"""Chat-completion chunks off an openai SDK stream as plain JSON data, read under bounds.
 
-The SDK decodes the server-sent events, maps transport failures to `APITimeoutError` /
-`APIConnectionError` and turns `{"error": ...}` events into `APIError`; all of that is kept.
-What is skipped is building a pydantic model per chunk, which is about nine tenths of the
-SDK's per-chunk cost: each chunk is one `json.loads`.
+The server-sent events are decoded here from the response's bytes rather than by the SDK,
+whose decoder holds a line or an event of any size: here one line or one event is at most
+`limits.MAX_SSE_EVENT_BYTES`. Transport failures become the SDK's `APITimeoutError` /
+`APIConnectionError` and error events its `APIError`, as the SDK would raise them. No pydantic
+model is built per chunk (about nine tenths of the SDK's per-chunk cost): each chunk is one
+`json.loads`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from chatrepl.limits import MAX_SSE_EVENT_BYTES, BoundExceeded
 
-def iter_chunks(stream: Any) -> Iterator[Any]:
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+class MalformedChunk(ValueError):
+    """A `data:` event that is not JSON chatrepl can read (bad syntax, absurd nesting or
+    numbers)."""
+
+
+def iter_chunks(stream: Any, on_done: Callable[[], None] | None = None) -> Iterator[Any]:
     """Each chunk of `stream` (an `openai.Stream`) as decoded JSON, until `[DONE]` or the end.
 
-    Raises `openai.APIError` for an error event and `json.JSONDecodeError` for a data line that
-    is not JSON. An SDK without `Stream._iter_events` is read through its own iteration (model
-    objects; the caller reads both). The HTTP response is closed when iteration stops.
+    `on_done` is called when the server sent `[DONE]`, which says the reply is complete.
+    Raises `openai.APIError` for an error event (`{"error": ...}` or vLLM's flat
+    `{"object": "error", ...}`), `MalformedChunk` for a data event that cannot be read, and
+    `BoundExceeded` for an event over the size cap. A stream without a `response` (a stand-in
+    for another SDK) is read through its own iteration (model objects; the caller reads both).
+    The HTTP response is closed when iteration stops.
     """
-    events = getattr(stream, "_iter_events", None)
-    if events is None:
+    response = getattr(stream, "response", None)
+    if response is None or not hasattr(response, "iter_bytes"):
         yield from stream
         return
-    loads = json.loads
     try:
-        for event in events():
-            data = event.data
+        for data in sse_data(_bytes_of(response)):
             if data.startswith("[DONE]"):
+                if on_done is not None:
+                    on_done()
                 break
-            chunk = loads(data)
-            if isinstance(chunk, dict) and chunk.get("error"):
-                raise _error_event(chunk["error"], stream)
+            chunk = _decode(data)
+            error = _error_in(chunk)
+            if error is not None:
+                raise _error_event(error, response)
             yield chunk
     finally:
-        stream.response.close()
+        response.close()
 
 
-def _error_event(error: Any, stream: Any) -> Exception:
-    """The `openai.APIError` the SDK raises for an `{"error": ...}` event in a stream."""
+def sse_data(byte_chunks: Iterable[bytes], max_bytes: int = MAX_SSE_EVENT_BYTES) -> Iterator[str]:
+    """The data of each server-sent event in `byte_chunks` (lines end in CR, LF or CRLF; the
+    `data:` lines of one event are joined with newlines). BoundExceeded for a line or an event
+    longer than `max_bytes`: neither is ever held larger than that."""
+    buffer = bytearray()  # the start of a line whose end has not arrived yet
+    data: list[bytes] = []
+    size = 0
+    skip_lf = False  # the last block ended in CR: a LF starting the next one ends no line
+    for block in byte_chunks:
+        start = 1 if skip_lf and block[:1] == b"\n" else 0
+        skip_lf = False
+        for match in _LINE_END.finditer(block, start):
+            buffer += memoryview(block)[start:match.start()]
+            start = match.end()
+            skip_lf = match.group() == b"\r" and start == len(block)
+            line = bytes(buffer)
+            buffer.clear()
+            if not line:
+                if data:
+                    yield b"\n".join(data).decode("utf-8", "replace")
+                data, size = [], 0
+            elif line.startswith(b"data:"):
+                value = line[6:] if line.startswith(b"data: ") else line[5:]
+                size += len(value) + 1
+                if size > max_bytes:
+                    raise _too_big(max_bytes)
+                data.append(value)
+        buffer += memoryview(block)[start:]
+        if len(buffer) > max_bytes:
+            raise _too_big(max_bytes)
+    if buffer.startswith(b"data:"):
+        data.append(bytes(buffer[6:] if buffer.startswith(b"data: ") else buffer[5:]))
+    if data:
+        yield b"\n".join(data).decode("utf-8", "replace")
+
+
+def _too_big(max_bytes: int) -> BoundExceeded:
+    return BoundExceeded(f"sent a stream event larger than {max_bytes / (1024 * 1024):g} MB; "
+                         "stopped reading")
+
+
+def _bytes_of(response: Any) -> Iterator[bytes]:
+    """The response body, with transport failures raised as the SDK raises them."""
     import openai
 
-    message = error.get("message") if isinstance(error, dict) else None
-    if not isinstance(message, str) or not message:
-        message = "An error occurred during streaming"
-    return openai.APIError(message=message, request=stream.response.request, body=error)
+    from chatrepl.bounded import http
+
+    try:
+        yield from response.iter_bytes()
+    except http.TimeoutException as err:
+        raise openai.APITimeoutError(request=response.request) from err
+    except http.TransportError as err:
+        raise openai.APIConnectionError(request=response.request) from err
+
+
+def _decode(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:  # bad JSON, a 5,000-digit number, deep nesting
+        raise MalformedChunk(f"sent a malformed reply ({type(exc).__name__})") from None
+
+
+def _error_in(chunk: Any) -> Any:
+    """The error an event carries, or None: `{"error": ...}`, or vLLM's flat error object."""
+    if not isinstance(chunk, dict):
+        return None
+    if chunk.get("error"):
+        return chunk["error"]
+    return chunk if chunk.get("object") == "error" else None
+
+
+def _error_event(error: Any, response: Any) -> Exception:
+    """The `openai.APIError` the SDK raises for an error event in a stream."""
+    import openai
+
+    from chatrepl.apierrors import provider_message
+
+    message = provider_message(error) or "An error occurred during streaming"
+    return openai.APIError(message=message, request=response.request, body=error)

@@ -6,8 +6,10 @@ official SDK parses real bytes. Fault knobs reproduce what real providers do wro
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +20,20 @@ from typing import Any
 MODELS_FAULTS = ("bare_array", "data_null", "html_200", "malformed", "no_object_fields",
                  "models_key", "endless", "drip", "drip_head", "nested", "huge_id")
 CHAT_FAULTS = ("error_event", "error_event_text", "reset_mid_stream", "never_end", "no_done", "plain_json",
-               "reject_stream_options", "empty_choices", "reasoning")
+               "reject_stream_options", "empty_choices", "reasoning", "done_without_finish",
+               "flat_error_event", "rst_mid_stream", "drop_long_prompt", "nested_chunk",
+               "huge_usage", "giant_usage", "giant_event", "drip", "giant_error",
+               "empty_stream_on_long_prompt", "gzip_bomb")
+# Error bodies as providers send them (for Behavior.error_body): the text to show is "not here".
+ERROR_SHAPES = {
+    "openai": '{"error": {"message": "not here", "type": "invalid_request_error"}}',
+    "ollama": '{"error": "not here"}',
+    "fastapi": '{"detail": [{"loc": ["body", "model"], "msg": "not here", "type": "missing"}]}',
+    "fastapi_text": '{"detail": "not here"}',
+    "gemini": '[{"error": {"code": 404, "message": "not here", "status": "NOT_FOUND"}}]',
+    "message": '{"message": "not here"}',
+    "vllm": '{"object": "error", "message": "not here", "type": "NotFoundError", "code": 404}',
+}
 
 
 @dataclass
@@ -44,6 +59,9 @@ class Behavior:
     api_key: str | None = None  # when set, a request without `Bearer <api_key>` answers 401
     content_chunks: list[str] | None = None  # send exactly these content deltas
     reasoning_chunks: list[str] | None = None  # reasoning deltas sent before the content
+    redirect_to: str | None = None  # chat and /models answer 307 with this Location
+    long_prompt_chars: int = 4000  # drop_long_prompt: a prompt this long gets no answer
+    drip_interval: float = 0.05  # drip: seconds between the bytes of an endless reply
 
 
 @dataclass
@@ -85,7 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
         behavior = self.server.behavior
         headers = {"Retry-After": behavior.retry_after} if behavior.retry_after else {}
         if behavior.error_body is not None:
-            kind = "text/html" if behavior.error_body.lstrip().startswith("<") else "text/plain"
+            first = behavior.error_body.lstrip()[:1]
+            kind = {"<": "text/html", "{": "application/json", "[": "application/json"}.get(
+                first, "text/plain")
             self._send(status, behavior.error_body, kind, headers)
             return
         body = {"error": {"message": message, "type": "invalid_request_error", "code": status}}
@@ -124,9 +144,34 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}))
 
+    def _redirect(self) -> bool:
+        """Answer 307 when the behaviour says so; True when it did."""
+        target = self.server.behavior.redirect_to
+        if target is None:
+            return False
+        self._send(307, b"", "text/plain", {"Location": target})
+        return True
+
+    def _giant_error(self) -> None:
+        """A 400 whose JSON body is 20 MB, written 64 KB at a time (never held whole here)."""
+        head, block, tail = b'{"error": {"message": "', b"x" * 65536, b'"}}'
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(head) + 320 * len(block) + len(tail)))
+        self.end_headers()
+        try:
+            self.wfile.write(head)
+            for _ in range(320):
+                self.wfile.write(block)
+            self.wfile.write(tail)
+        except OSError:
+            return
+
     def _models(self) -> None:
         behavior = self.server.behavior
         if not self._wait(behavior.models_delay):
+            return
+        if self._redirect():
             return
         if behavior.models_status != 200:
             self._send_error_status(behavior.models_status, "models unavailable")
@@ -200,11 +245,30 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model", ""))
         if not self._wait(behavior.chat_delay):
             return
+        if self._redirect():
+            return
+        if behavior.chat_fault == "drop_long_prompt" and \
+                len(json.dumps(body.get("messages"))) >= behavior.long_prompt_chars:
+            self.connection.shutdown(2)  # as llama.cpp's server does on an oversize prompt
+            return
+        if behavior.chat_fault == "empty_stream_on_long_prompt" and \
+                len(json.dumps(body.get("messages"))) >= behavior.long_prompt_chars:
+            self.send_response(200)  # headers, then nothing: llama-cpp-python's server does so
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            return
         if model in behavior.unknown_models:
             self._send_error_status(404, f"The model `{model}` does not exist")
             return
         if behavior.chat_status != 200:
             self._send_error_status(behavior.chat_status, "chat failed")
+            return
+        if behavior.chat_fault == "giant_error":
+            self._giant_error()
+            return
+        if behavior.chat_fault == "gzip_bomb":  # 10 KB that would expand to 10 MB
+            body = gzip.compress(b"data: " + b"[" * (10 * 1024 * 1024) + b"\n\n", 1)
+            self._send(200, body, "text/event-stream", {"Content-Encoding": "gzip"})
             return
         if behavior.chat_fault == "reject_stream_options" and "stream_options" in body:
             self._send_error_status(400, "Unrecognized request argument: stream_options")
@@ -253,6 +317,10 @@ class _Handler(BaseHTTPRequestHandler):
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
         try:
+            if fault in ("done_without_finish", "nested_chunk", "huge_usage", "giant_usage",
+                         "giant_event", "drip"):
+                self._odd_stream(fault, words, chunk)
+                return
             event(chunk({"role": "assistant", "content": ""}))
             if fault == "empty_choices":
                 event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
@@ -276,6 +344,15 @@ class _Handler(BaseHTTPRequestHandler):
                     if fault == "reset_mid_stream":
                         self.connection.shutdown(2)
                         return
+                    if fault == "flat_error_event":  # vLLM's shape
+                        event({"object": "error", "message": "boom", "type": "BadRequestError",
+                               "code": 400})
+                        return
+                    if fault == "rst_mid_stream":  # a reset, not an orderly close
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                   struct.pack("ii", 1, 0))
+                        self.connection.close()
+                        return
             if fault == "never_end":
                 while self._wait(0.05):
                     event(chunk({"content": "."}))
@@ -289,6 +366,41 @@ class _Handler(BaseHTTPRequestHandler):
                 event("[DONE]")
         except (BrokenPipeError, ConnectionResetError, OSError):
             return
+
+
+    def _odd_stream(self, fault: str, words: list[str], chunk: Any) -> None:
+        """Streams that are valid but unusual, or hostile."""
+        write = self.wfile.write
+        if fault == "done_without_finish":
+            # No finish_reason, no usage: only [DONE] says the reply is over. CRLF line ends,
+            # and each event's JSON split over two `data:` lines.
+            for word in words:
+                text = json.dumps(chunk({"content": word}))
+                half = text.index('"choices"')  # between two members: still one JSON text
+                write(f"data: {text[:half]}\r\ndata: {text[half:]}\r\n\r\n".encode())
+            write(b"data: [DONE]\r\n\r\n")
+        elif fault == "nested_chunk":
+            write(b"data: " + b"[" * 100_000 + b"\n\n")
+        elif fault in ("huge_usage", "giant_usage"):
+            count = "9" * 5000 if fault == "huge_usage" else "9" * 400
+            write(f"data: {json.dumps(chunk({'content': words[0]}, 'stop'))}\n\n".encode())
+            usage = '{"prompt_tokens": ' + count + ', "completion_tokens": 1}'
+            write(b'data: {"choices": [], "usage": ' + usage.encode() + b"}\n\n")
+            write(b"data: [DONE]\n\n")
+        elif fault == "giant_event":  # one 100 MB event, sent 1 MB at a time
+            write(b'data: {"choices": [{"index": 0, "delta": {"content": "')
+            block = b"x" * (1024 * 1024)
+            for _ in range(100):
+                if self.server.stopping.is_set():
+                    return
+                write(block)
+            write(b'"}}]}\n\n')
+        elif fault == "drip":  # a byte at a time, for ever
+            write(f"data: {json.dumps(chunk({'content': words[0]}))}\n\n".encode())
+            while self._wait(self.server.behavior.drip_interval):
+                write(b":")
+                self.wfile.flush()
+        self.wfile.flush()
 
 
 def _count_tokens(messages: Any) -> int:

@@ -124,7 +124,7 @@ CHAT_FAULTS = [
                         "retry_after": "0.01"}, "server error 503", 1 + MAX_RETRIES),
     Fault("error-event-in-200-stream", {"chat_fault": "error_event"}, "upstream model crashed", 1),
     Fault("text-error-event-in-200-stream", {"chat_fault": "error_event_text"},
-          "error inside the reply stream", 1),
+          "reported an error in the middle of the reply (overloaded, slow down)", 1),
     Fault("reset-mid-stream", {"chat_fault": "reset_mid_stream"}, "closed the connection", 1),
 ]
 

@@ -56,7 +56,7 @@ def test_an_sdk_without_iter_events_is_read_through_its_own_iteration(
 
 @pytest.mark.parametrize(("fault", "message"), [
     ("error_event", "upstream model crashed"),
-    ("error_event_text", "An error occurred during streaming"),
+    ("error_event_text", "overloaded, slow down"),  # the provider's own words
 ])
 def test_an_error_event_raises_the_sdks_api_error(fake_server: FakeOpenAIServer, fault: str,
                                                   message: str) -> None:
