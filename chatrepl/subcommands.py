@@ -33,14 +33,14 @@ class Call:
     out: TextIO
     err: TextIO
     ask: Callable[[str], bool] | None = None
-    built: Runtime | None = None
+    given_runtime: Runtime | None = None
 
     @property
     def runtime(self) -> Runtime:
         """The runtime; only rows with `needs_runtime` are given one."""
-        if self.built is None:
+        if self.given_runtime is None:
             raise RuntimeError("this subcommand was declared without needs_runtime")
-        return self.built
+        return self.given_runtime
 
 
 @dataclass(frozen=True)
