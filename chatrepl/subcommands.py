@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TextIO
 
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, UsageError
-from chatrepl.paths import Paths
 from chatrepl.wording import plural
 
 if TYPE_CHECKING:
+    from chatrepl.paths import Paths
     from chatrepl.runtime import Runtime
 
 
