@@ -1,4 +1,8 @@
-"""Slash commands: one registry feeds dispatch, /help and completion."""
+"""Slash commands: one registry feeds dispatch, /help, `--help` and completion.
+
+To add a command, register its handler with `@REGISTRY.command(...)` (slash_commands.py):
+its name, aliases, help, usage, a parser for its flags, and a completer for its arguments.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from prompt_toolkit.completion import Completer, merge_completers
+
+from chatrepl.completer import FlagCompleter
 from chatrepl.errors import ChatReplError, UsageError
 
 Handler = Callable[["object", str], None]
+# Builds a command's argument completer from the REPL state. Commands naming the same factory
+# share the completer it builds (one index of model names for /model and /info).
+CompleterFactory = Callable[[Any], Completer]
 HELP_FLAGS = ("--help", "-h")
 
 
 @dataclass(frozen=True)
 class Command:
-    """A slash command: its name, aliases, one-line help and handler(context, argument)."""
+    """A slash command: its name, aliases, one-line help and handler(context, argument);
+    `parser` builds the parser of its flags, `completer` the completer of its arguments."""
 
     name: str
     aliases: tuple[str, ...]
@@ -25,6 +36,14 @@ class Command:
     usage: str
     handler: Callable[..., None]
     parser: Callable[[], argparse.ArgumentParser] | None = None
+    completer: CompleterFactory | None = None
+
+    def flags(self) -> list[str]:
+        """The option strings of its parser, `--help` aside."""
+        if self.parser is None:
+            return []
+        return [option for action in self.parser()._actions for option in action.option_strings
+                if option not in HELP_FLAGS]
 
     def help_lines(self) -> list[str]:
         """What `/NAME --help` shows: the parser's usage and options, or usage and help."""
@@ -44,14 +63,16 @@ class CommandRegistry:
 
     def command(self, name: str, *aliases: str, help: str, usage: str = "",
                 parser: Callable[[], argparse.ArgumentParser] | None = None,
+                completer: CompleterFactory | None = None,
                 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
         """Decorator registering `handler(context, argument)` under `name` and `aliases`.
 
-        `parser` builds the command's argument parser; `--help` shows its usage.
+        `parser` builds the command's argument parser; `--help` shows its usage, and its flags
+        are completed. `completer(context)` builds the completer of its other arguments.
         """
 
         def register(handler: Callable[..., None]) -> Callable[..., None]:
-            command = Command(name, aliases, help, usage or name, handler, parser)
+            command = Command(name, aliases, help, usage or name, handler, parser, completer)
             self._commands[name] = command
             for word in (name, *aliases):
                 self._by_word[word] = command
@@ -73,6 +94,25 @@ class CommandRegistry:
         items = [(c.name, c.help) for c in self]
         items += [(alias, f"alias of {c.name}") for c in self for alias in c.aliases]
         return items
+
+    def argument_completers(self, context: Any) -> dict[str, Completer]:
+        """The argument completer of each command that has arguments, under its name and every
+        alias: its declared completer, with its flags when it has a parser."""
+        made: dict[CompleterFactory, Completer] = {}
+        completers: dict[str, Completer] = {}
+        for command in self:
+            parts = []
+            if command.completer is not None:
+                if command.completer not in made:
+                    made[command.completer] = command.completer(context)
+                parts.append(made[command.completer])
+            flags = command.flags()
+            if flags:
+                parts.append(FlagCompleter(flags))
+            if parts:
+                completer = parts[0] if len(parts) == 1 else merge_completers(parts)
+                completers.update(dict.fromkeys((command.name, *command.aliases), completer))
+        return completers
 
     def closest(self, word: str) -> str | None:
         matches = difflib.get_close_matches(word.lower(), self.words(), n=1, cutoff=0.5)

@@ -1,4 +1,5 @@
-"""Completion for the REPL: ranked `/model` names, slash commands and word lists.
+"""Completion for the REPL: slash commands, and their arguments: ranked model names, words
+from a list, flags.
 
 Pure: no I/O, no locks, never raises. `ModelCommandCompleter` reads the manager's current
 snapshot on every call, so a discovery swap shows up at the next keystroke. The ranking
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_COMPLETIONS",
-    "MODEL_COMMANDS",
+    "FlagCompleter",
     "ModelCommandCompleter",
     "SlashCommandCompleter",
     "WordListCompleter",
@@ -31,22 +32,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_COMPLETIONS = 50
-MODEL_COMMANDS = ("/model", "/mod")
-
-
-def _argument(text: str, commands: Sequence[str]) -> str | None:
-    """The argument after one of `commands` and whitespace, or None when not such a line."""
-    stripped = text.lstrip()
-    for command in commands:
-        size = len(command)
-        if len(stripped) > size and stripped[size].isspace() and stripped[:size].lower() == command:
-            return stripped[size:].lstrip()
-    return None
-
-
 class ModelCommandCompleter(Completer):
-    """Ranked completion of `/model NAME` (and `/mod NAME`) over the current model snapshot;
-    `ModelRanker` says how names match and rank.
+    """Ranked completion of a model name (the argument of `/model`, `/info`) over the current
+    model snapshot; `ModelRanker` says how names match and rank. The document is the argument.
 
     `recent()` gives scoped names of recently used models, most recent first; `meta_for(record)`
     adds text (context size, price) to the menu meta of each record shown.
@@ -58,20 +46,15 @@ class ModelCommandCompleter(Completer):
         *,
         recent: Callable[[], Sequence[str]] | None = None,
         meta_for: Callable[[ModelRecord], str] | None = None,
-        commands: Sequence[str] = MODEL_COMMANDS,
         limit: int = MAX_COMPLETIONS,
     ) -> None:
         self._ranker = ModelRanker(provider_manager, limit)
         self._recent = recent
         self._meta_for = meta_for
-        self._commands = tuple(c.lower() for c in commands)
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         try:
-            argument = _argument(document.text_before_cursor, self._commands)
-            if argument is None:
-                return []
-            return self.complete_argument(argument)
+            return self.complete_argument(document.text_before_cursor.lstrip())
         except Exception:  # completion must never break typing; the debug log keeps the cause
             log.debug("model completion failed", exc_info=True)
             return []
@@ -105,9 +88,10 @@ class ModelCommandCompleter(Completer):
 class SlashCommandCompleter(Completer):
     """`/` + command names with their one-line help; `/cmd args` goes to that command's completer.
 
-    `commands()` gives (name, help) pairs, names with or without the slash. An argument
-    completer receives the whole document: the model completer reads its own `/model ` prefix,
-    and a word completer completes the word before the cursor.
+    `commands()` gives (name, help) pairs, names with or without the slash;
+    `argument_completers` the completer of each command's arguments under each of its names
+    (`CommandRegistry.argument_completers`). An argument completer receives a document holding
+    the argument alone: the text after the command and its spaces, up to the cursor.
     """
 
     def __init__(
@@ -129,7 +113,9 @@ class SlashCommandCompleter(Completer):
                 return
             completer = self._argument_completers.get(word.lower())
             if completer is not None:
-                yield from completer.get_completions(document, complete_event)
+                argument = text[len(word):].lstrip()
+                yield from completer.get_completions(Document(argument, len(argument)),
+                                                     complete_event)
         except Exception:  # completion must never break typing; the debug log keeps the cause
             log.debug("slash command completion failed", exc_info=True)
 
@@ -176,3 +162,20 @@ class WordListCompleter(Completer):
         except Exception:  # completion must never break typing; the debug log keeps the cause
             log.debug("word completion failed", exc_info=True)
             return []
+
+
+class FlagCompleter(Completer):
+    """Completes a word starting with `-` from `flags`, those that start with it, in order;
+    flags already typed on the line are left out."""
+
+    def __init__(self, flags: Sequence[str]) -> None:
+        self._flags = tuple(flags)
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        word = "" if not text or text[-1].isspace() else text.split()[-1]
+        if not word.startswith("-"):
+            return []
+        typed = set(text.split()) - {word}
+        return [Completion(flag, start_position=-len(word)) for flag in self._flags
+                if flag.startswith(word) and flag not in typed]

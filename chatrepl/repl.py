@@ -19,7 +19,7 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 
-from chatrepl.completer import ModelCommandCompleter, SlashCommandCompleter, WordListCompleter
+from chatrepl.completer import SlashCommandCompleter
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import open_private, require_private_dir
 from chatrepl.inputhistory import BoundedFileHistory
@@ -37,19 +37,10 @@ Prepared = tuple["ReplState", Sequence[str], Callable[[], None] | None]
 
 
 def build_completer(state: ReplState) -> Completer:
-    """Slash commands, with /model names, /discover providers and /load sessions as arguments."""
+    """Slash command names, and each command's arguments with the completer it registered."""
     from chatrepl.slash_commands import REGISTRY
 
-    models = ModelCommandCompleter(state.runtime.manager, recent=state.recent_models,
-                                   meta_for=state.model_meta)
-    # Index a new snapshot off the UI thread as soon as discovery swaps it in.
-    state.runtime.refresher.add_callback(lambda _results: models.warm())
-    providers = WordListCompleter(lambda: list(state.runtime.manager))
-    sessions = WordListCompleter(state.store.names)
-    return SlashCommandCompleter(
-        REGISTRY.completion_items,
-        {"/model": models, "/mod": models, "/discover": providers, "/load": sessions},
-    )
+    return SlashCommandCompleter(REGISTRY.completion_items, REGISTRY.argument_completers(state))
 
 
 def key_bindings() -> KeyBindings:

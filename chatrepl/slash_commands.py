@@ -1,11 +1,18 @@
-"""The built-in slash commands, registered in one CommandRegistry."""
+"""The built-in slash commands, registered in one CommandRegistry.
+
+To add a command, register it here with `@command(name, *aliases, help=..., usage=...,
+parser=..., completer=...)`; dispatch, /help, `--help` and Tab completion read the registry.
+"""
 
 from __future__ import annotations
 
 import textwrap
 
+from prompt_toolkit.completion import Completer
+
 from chatrepl.argparsing import Parser
 from chatrepl.commands import CommandRegistry, split_arguments
+from chatrepl.completer import FlagCompleter, ModelCommandCompleter, WordListCompleter
 from chatrepl.errors import UsageError
 from chatrepl.modelquery import add_filter_arguments, as_table, filters_from, info_card, select
 from chatrepl.providertable import provider_table
@@ -50,6 +57,23 @@ def help_lines(entries: list[tuple[str, str]], width: int) -> list[str]:
     return lines
 
 
+def model_names(state: ReplState) -> Completer:
+    """Ranked model names, recent ones first; the index is rebuilt off the UI thread as soon as
+    discovery swaps in a new snapshot."""
+    models = ModelCommandCompleter(state.runtime.manager, recent=state.recent_models,
+                                   meta_for=state.model_meta)
+    state.runtime.refresher.add_callback(lambda _results: models.warm())
+    return models
+
+
+def provider_names(state: ReplState) -> Completer:
+    return WordListCompleter(lambda: list(state.runtime.manager))
+
+
+def session_names(state: ReplState) -> Completer:
+    return WordListCompleter(state.store.names)
+
+
 @command("/help", "/?", help="list commands")
 def _help(state: ReplState, argument: str) -> None:
     entries = [(cmd.usage, cmd.help + (f" (also {', '.join(cmd.aliases)})" if cmd.aliases else ""))
@@ -61,7 +85,8 @@ def _help(state: ReplState, argument: str) -> None:
         state.printer.info(line)
 
 
-@command("/model", "/mod", help="show or switch the model (Tab completes)", usage="/model [NAME]")
+@command("/model", "/mod", help="show or switch the model (Tab completes)", usage="/model [NAME]",
+         completer=model_names)
 def _model(state: ReplState, argument: str) -> None:
     if not argument:
         current = state.current_model or "none"
@@ -104,7 +129,8 @@ def _models(state: ReplState, argument: str) -> None:
     state.printer.info(f"{plural(len(rows), 'model')}{more}")
 
 
-@command("/info", help="everything the catalog knows about a model", usage="/info [MODEL]")
+@command("/info", help="everything the catalog knows about a model", usage="/info [MODEL]",
+         completer=model_names)
 def _info(state: ReplState, argument: str) -> None:
     if argument:
         provider, long = state.runtime.manager.resolve(argument)
@@ -140,7 +166,8 @@ def _discover_parser() -> Parser:
 
 
 @command("/discover", help="refresh model lists in the background",
-         usage="/discover [PROVIDER ...] [--validate [--yes]]", parser=_discover_parser)
+         usage="/discover [PROVIDER ...] [--validate [--yes]]", parser=_discover_parser,
+         completer=provider_names)
 def _discover(state: ReplState, argument: str) -> None:
     args = _discover_parser().parse_args(split_arguments(argument))
     names = [state.runtime.manager.provider_named(w).id for w in args.providers]
@@ -163,8 +190,12 @@ def _discover(state: ReplState, argument: str) -> None:
 CLEAR_SYSTEM = ("--clear", '""', "''")
 
 
+def clear_flag(state: ReplState) -> Completer:
+    return FlagCompleter(CLEAR_SYSTEM[:1])
+
+
 @command("/system", "/sp", help="show, set or clear (--clear) the system prompt",
-         usage="/system [TEXT | --clear]")
+         usage="/system [TEXT | --clear]", completer=clear_flag)
 def _system(state: ReplState, argument: str) -> None:
     if not argument:
         state.printer.line(f"system prompt: {state.chat.system_prompt or '(none)'}")
@@ -196,7 +227,7 @@ def _save_parser() -> Parser:
 
 
 @command("/save", help="save the conversation (--force replaces a save)",
-         usage="/save [--force] [NAME|PATH]", parser=_save_parser)
+         usage="/save [--force] [NAME|PATH]", parser=_save_parser, completer=session_names)
 def _save(state: ReplState, argument: str) -> None:
     args = _save_parser().parse_args(split_arguments(argument))
     path = state.store.path_for(args.name)
@@ -207,7 +238,8 @@ def _save(state: ReplState, argument: str) -> None:
     state.printer.info(f"saved to {path}")
 
 
-@command("/load", help="load a saved conversation", usage="/load NAME|PATH")
+@command("/load", help="load a saved conversation", usage="/load NAME|PATH",
+         completer=session_names)
 def _load(state: ReplState, argument: str) -> None:
     if not argument:
         names = state.store.names()

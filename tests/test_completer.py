@@ -45,22 +45,22 @@ def test_exact_then_prefix_then_word_prefix_then_substring_then_subsequence() ->
         "abcdef",       # prefix (longer than the others, still ranks above them)
         "ab",           # exact
     ]})
-    assert names(ModelCommandCompleter(models), "/model ab") == [
+    assert names(ModelCommandCompleter(models), "ab") == [
         "p/ab", "p/abcdef", "p/x-abx", "p/xxab", "p/xaxbx",
     ]
 
 
 def test_each_word_separator_starts_a_word() -> None:
     models = manager({"p": ["zz/ab", "zz-ab", "zz.ab", "zz_ab", "zz:ab", "zzabyy"]})
-    ranked = names(ModelCommandCompleter(models), "/model ab")
+    ranked = names(ModelCommandCompleter(models), "ab")
     assert ranked[-1] == "p/zzabyy"
     assert set(ranked[:-1]) == {"p/zz/ab", "p/zz-ab", "p/zz.ab", "p/zz_ab", "p/zz:ab"}
 
 
 def test_exact_scoped_name_ranks_first() -> None:
     models = manager({"openai": ["gpt-4o-mini", "gpt-4o", "chatgpt-4o-latest"], "azure": ["gpt-4o"]})
-    assert names(ModelCommandCompleter(models), "/model openai/gpt-4o")[0] == "openai/gpt-4o"
-    ranked = names(ModelCommandCompleter(models), "/model gpt-4o")
+    assert names(ModelCommandCompleter(models), "openai/gpt-4o")[0] == "openai/gpt-4o"
+    ranked = names(ModelCommandCompleter(models), "gpt-4o")
     assert ranked[:2] == ["azure/gpt-4o", "openai/gpt-4o"]  # both exact long names; shorter first
     assert ranked[2:] == ["openai/gpt-4o-mini", "openai/chatgpt-4o-latest"]
 
@@ -68,21 +68,21 @@ def test_exact_scoped_name_ranks_first() -> None:
 def test_ties_go_to_recent_models_then_shorter_then_alphabetical() -> None:
     models = manager({"p": ["gpt-b", "gpt-a", "gpt-long", "gpt-zz"]})
     plain = ModelCommandCompleter(models)
-    assert names(plain, "/model gpt") == ["p/gpt-a", "p/gpt-b", "p/gpt-zz", "p/gpt-long"]
+    assert names(plain, "gpt") == ["p/gpt-a", "p/gpt-b", "p/gpt-zz", "p/gpt-long"]
     recent = ModelCommandCompleter(models, recent=lambda: ["p/gpt-long", "p/unknown", "p/gpt-zz"])
-    assert names(recent, "/model gpt") == ["p/gpt-long", "p/gpt-zz", "p/gpt-a", "p/gpt-b"]
+    assert names(recent, "gpt") == ["p/gpt-long", "p/gpt-zz", "p/gpt-a", "p/gpt-b"]
 
 
 def test_recent_use_breaks_ties_only_within_a_tier() -> None:
     models = manager({"p": ["llama", "ollama"]})
     completer = ModelCommandCompleter(models, recent=lambda: ["p/ollama"])
-    assert names(completer, "/model llama") == ["p/llama", "p/ollama"]
+    assert names(completer, "llama") == ["p/llama", "p/ollama"]
 
 
 def test_recent_models_come_first_when_the_argument_is_empty() -> None:
     models = manager({"p": ["a", "b", "c"]})
     completer = ModelCommandCompleter(models, recent=lambda: ["p/c"])
-    assert names(completer, "/model ") == ["p/c", "p/a", "p/b"]
+    assert names(completer, "") == ["p/c", "p/a", "p/b"]
 
 
 def test_provider_prefix_scopes_to_that_provider() -> None:
@@ -92,21 +92,21 @@ def test_provider_prefix_scopes_to_that_provider() -> None:
         "openai": ["gpt-4o"],
     })
     completer = ModelCommandCompleter(models)
-    assert names(completer, "/model groq/lla") == ["groq/llama-3.3-70b-versatile"]
-    assert names(completer, "/model groq/") == ["groq/mixtral-8x7b", "groq/llama-3.3-70b-versatile"]
-    assert names(completer, "/model GROQ/LLA") == ["groq/llama-3.3-70b-versatile"]
+    assert names(completer, "groq/lla") == ["groq/llama-3.3-70b-versatile"]
+    assert names(completer, "groq/") == ["groq/mixtral-8x7b", "groq/llama-3.3-70b-versatile"]
+    assert names(completer, "GROQ/LLA") == ["groq/llama-3.3-70b-versatile"]
 
 
 def test_provider_part_is_matched_only_against_model_names_within_the_scope() -> None:
     models = manager({"groq": ["groq-tool-use", "llama"], "other": ["groq/llama"]})
     completer = ModelCommandCompleter(models)
     # Inside `groq/`, the rest "groq" must match a model name, not the provider part.
-    assert names(completer, "/model groq/groq") == ["groq/groq-tool-use"]
+    assert names(completer, "groq/groq") == ["groq/groq-tool-use"]
 
 
 def test_a_slash_whose_head_is_not_a_provider_matches_the_whole_name() -> None:
     models = manager({"abacus": ["Qwen/QwQ-32B", "llama"], "groq": ["qwen-qwq"]})
-    assert names(ModelCommandCompleter(models), "/model qwen/qwq") == ["abacus/Qwen/QwQ-32B"]
+    assert names(ModelCommandCompleter(models), "qwen/qwq") == ["abacus/Qwen/QwQ-32B"]
 
 
 def test_all_terms_must_match() -> None:
@@ -116,28 +116,28 @@ def test_all_terms_must_match() -> None:
         "openai": ["gpt-4o"],
     })
     completer = ModelCommandCompleter(models)
-    assert names(completer, "/model llama 70b groq") == ["groq/llama-3.3-70b-versatile"]
-    assert names(completer, "/model llama 70b") == [
+    assert names(completer, "llama 70b groq") == ["groq/llama-3.3-70b-versatile"]
+    assert names(completer, "llama 70b") == [
         "groq/llama-3.3-70b-versatile", "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     ]
-    assert names(completer, "/model llama nothing") == []
+    assert names(completer, "llama nothing") == []
 
 
 def test_a_query_ranks_by_its_weakest_term() -> None:
     models = manager({"p": ["alpha-beta", "alpha-xbeta"]})
     completer = ModelCommandCompleter(models)
     # "alpha" is a prefix for both; "beta" starts a word only in the first.
-    assert names(completer, "/model alpha beta") == ["p/alpha-beta", "p/alpha-xbeta"]
-    assert names(completer, "/model beta alpha") == ["p/alpha-beta", "p/alpha-xbeta"]
+    assert names(completer, "alpha beta") == ["p/alpha-beta", "p/alpha-xbeta"]
+    assert names(completer, "beta alpha") == ["p/alpha-beta", "p/alpha-xbeta"]
 
 
 def test_matching_is_case_insensitive() -> None:
     models = manager({"Together": ["Meta-Llama/Llama-3.3-70B"]})
     completer = ModelCommandCompleter(models)
     expected = ["Together/Meta-Llama/Llama-3.3-70B"]
-    assert names(completer, "/model LLAMA-3.3-70b") == expected
-    assert names(completer, "/model together/meta") == expected
-    assert names(completer, "/MODEL llama") == expected
+    assert names(completer, "LLAMA-3.3-70b") == expected
+    assert names(completer, "together/meta") == expected
+    assert names(SlashCommandCompleter(lambda: [], {"/model": completer}), "/MODEL llama") == expected
 
 
 def test_short_names_match_and_show_in_the_meta() -> None:
@@ -145,23 +145,25 @@ def test_short_names_match_and_show_in_the_meta() -> None:
         "groq": {"llama-3.3-70b-versatile": "fast70", "mixtral-8x7b": "mixtral-8x7b"},
         "openai": ["gpt-4o"],
     })
-    completions = complete(ModelCommandCompleter(models), "/model fast")
+    completions = complete(ModelCommandCompleter(models), "fast")
     assert [c.text for c in completions] == ["groq/llama-3.3-70b-versatile"]
     assert completions[0].display_meta_text == "fast70 · groq"
-    assert names(ModelCommandCompleter(models), "/model groq/fast70") == ["groq/llama-3.3-70b-versatile"]
-    mixtral = complete(ModelCommandCompleter(models), "/model mixtral")[0]
+    assert names(ModelCommandCompleter(models), "groq/fast70") == ["groq/llama-3.3-70b-versatile"]
+    mixtral = complete(ModelCommandCompleter(models), "mixtral")[0]
     assert mixtral.display_meta_text == "groq"  # the short name is left out when equal to the long
 
 
 def test_exact_short_name_is_the_exact_tier() -> None:
     models = manager({"p": {"zeta-long-name": "zz", "zz-top": "zz-top"}})
-    assert names(ModelCommandCompleter(models), "/model zz") == ["p/zeta-long-name", "p/zz-top"]
+    assert names(ModelCommandCompleter(models), "zz") == ["p/zeta-long-name", "p/zz-top"]
 
 
 def test_completion_is_provider_slash_long_and_replaces_the_whole_argument() -> None:
     models = manager({"groq": {"llama-3.3-70b-versatile": "fast70"}})
-    for text in ("/model fast70", "/model groq/fast", "/mod  llama 70", "  /model lla"):
-        [completion] = complete(ModelCommandCompleter(models), text)
+    model = ModelCommandCompleter(models)
+    slash = SlashCommandCompleter(lambda: [], {"/model": model, "/m": model})
+    for text in ("/model fast70", "/model groq/fast", "/m  llama 70", "  /model lla"):
+        [completion] = complete(slash, text)
         argument = text.split(maxsplit=1)[1]
         assert completion.text == "groq/llama-3.3-70b-versatile"
         assert completion.display_text == "groq/llama-3.3-70b-versatile"
@@ -178,7 +180,7 @@ def test_meta_for_is_appended_and_called_only_for_shown_records() -> None:
         asked.append(record)
         return "128k · $1/$2"
 
-    completions = complete(ModelCommandCompleter(models, meta_for=meta_for), "/model model")
+    completions = complete(ModelCommandCompleter(models, meta_for=meta_for), "model")
     assert len(completions) == MAX_COMPLETIONS
     assert len(asked) == MAX_COMPLETIONS
     assert completions[0].display_meta_text == "p · 128k · $1/$2"
@@ -186,43 +188,45 @@ def test_meta_for_is_appended_and_called_only_for_shown_records() -> None:
 
 def test_at_most_fifty_completions_and_the_best_are_kept() -> None:
     models = manager({"p": [f"gpt-{n}" for n in range(300)] + ["gpt"]})
-    ranked = names(ModelCommandCompleter(models), "/model gpt")
+    ranked = names(ModelCommandCompleter(models), "gpt")
     assert len(ranked) == MAX_COMPLETIONS
     assert ranked[:3] == ["p/gpt", "p/gpt-0", "p/gpt-1"]
     assert "p/gpt-100" not in ranked  # longer names lose the tie
 
 
-def test_inactive_outside_model_and_mod() -> None:
-    completer = ModelCommandCompleter(manager({"p": ["gpt-4o"]}))
-    for text in ("", "gpt", "/model", "/mod", "/models gpt", "/modelgpt", "hello /model gpt", "/load gpt"):
-        assert complete(completer, text) == [], text
-    assert names(completer, "/mod gpt") == ["p/gpt-4o"]
+def test_an_argument_completer_is_asked_only_after_its_command() -> None:
+    model = ModelCommandCompleter(manager({"p": ["gpt-4o"]}))
+    slash = SlashCommandCompleter(lambda: [], {"/model": model})
+    for text in ("", "gpt", "/model", "/models gpt", "/modelgpt", "hello /model gpt", "/load gpt"):
+        assert complete(slash, text) == [], text
+    assert names(slash, "/MODEL gpt") == ["p/gpt-4o"]
+    assert names(model, "  gpt") == ["p/gpt-4o"]  # on its own, the whole text is the name
 
 
 def test_a_pasted_text_longer_than_any_name_gives_nothing() -> None:
     completer = ModelCommandCompleter(manager({"p": ["aaa", "a-b"]}))
-    assert names(completer, "/model " + "a" * 100_000) == []
-    assert names(completer, "/model " + "a " * 10_000) == ["p/a-b", "p/aaa"]  # repeated terms count once
+    assert names(completer, "a" * 100_000) == []
+    assert names(completer, "a " * 10_000) == ["p/a-b", "p/aaa"]  # repeated terms count once
 
 
 def test_only_the_text_before_the_cursor_counts() -> None:
     completer = ModelCommandCompleter(manager({"p": ["gpt-4o", "o3-mini"]}))
-    text = "/model o3 and more"
-    assert [c.text for c in complete(completer, text, cursor=len("/model o3"))] == ["p/o3-mini"]
-    assert complete(completer, text, cursor=3) == []
+    text = "o3 and more"
+    assert [c.text for c in complete(completer, text, cursor=len("o3"))] == ["p/o3-mini"]
+    assert complete(completer, text, cursor=len("o3 and")) == []
 
 
 def test_a_snapshot_swap_shows_at_the_next_call() -> None:
     models = ProviderManager({"openai": {"base_api_url": OPENAI, "valid_models": ["gpt-4o"]}})
     completer = ModelCommandCompleter(models)
-    assert names(completer, "/model gpt") == ["openai/gpt-4o"]
-    assert names(completer, "/model gpt-4") == ["openai/gpt-4o"]
+    assert names(completer, "gpt") == ["openai/gpt-4o"]
+    assert names(completer, "gpt-4") == ["openai/gpt-4o"]
     models.replace_providers({
         "openai": {"base_api_url": OPENAI, "valid_models": ["gpt-4.1", "gpt-4o"]},
         "groq": {"base_api_url": GROQ, "valid_models": ["openai/gpt-oss-120b"]},
     })
-    assert names(completer, "/model gpt-4") == ["openai/gpt-4o", "openai/gpt-4.1"]
-    assert names(completer, "/model gpt") == ["openai/gpt-4o", "openai/gpt-4.1", "groq/openai/gpt-oss-120b"]
+    assert names(completer, "gpt-4") == ["openai/gpt-4o", "openai/gpt-4.1"]
+    assert names(completer, "gpt") == ["openai/gpt-4o", "openai/gpt-4.1", "groq/openai/gpt-oss-120b"]
 
 
 def test_typing_backspacing_and_retyping_give_the_same_answers_as_a_fresh_completer() -> None:
@@ -235,7 +239,7 @@ def test_typing_backspacing_and_retyping_give_the_same_answers_as_a_fresh_comple
              "o mini g", "openai", "openai/", "openai/o", "openai/o4", "openai", "groq/o", "groq/oss"]
     for query in steps:
         fresh = ModelCommandCompleter(models)
-        assert names(typing, "/model " + query) == names(fresh, "/model " + query), query
+        assert names(typing, query) == names(fresh, query), query
 
 
 def test_slash_lists_commands_with_their_help() -> None:
@@ -374,7 +378,7 @@ def test_ranking_matches_the_reference_while_typing(
     for query in queries:
         steps = [query[:n] for n in range(len(query) + 1)]
         for step in steps + steps[::-1]:
-            assert names(completer, "/model " + step) == reference(models, step, recent), step
+            assert names(completer, step) == reference(models, step, recent), step
 
 
 @settings(max_examples=300, deadline=None)
@@ -387,7 +391,7 @@ def test_completion_never_raises(text: str, data: st.DataObject) -> None:
         lambda: [("/model", "switch"), ("/discover", "refresh")],
         {"/model": model_completer, "/mod": model_completer, "/discover": WordListCompleter(lambda: models)},
     )
-    for prefix in ("", "/model ", "/mod ", "/discover "):
+    for prefix in ("", "/model ", "/mod ", "/discover ", "/model --"):
         document = Document(prefix + text, len(prefix) + cursor)
         for completer in (model_completer, slash):
             completions = list(completer.get_completions(document, CompleteEvent()))
