@@ -22,7 +22,7 @@ from chatrepl.modelsreply import (  # noqa: F401  (is_chat_model re-exported)
     parse_models_reply,
     read_models_body,
 )
-from chatrepl.state import DiscoveredModels, DiscoveredStore, effective_provider
+from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore, effective_provider
 from chatrepl.wording import plural
 
 # How much longer than `timeout_seconds` a discovery round waits for one provider before it

@@ -17,7 +17,7 @@ from chatrepl.manager import ModelRecord, ProviderManager
 from chatrepl.paths import Paths
 from chatrepl.presetdata import PRESETS
 from chatrepl.presets import merge_presets
-from chatrepl.state import DiscoveredStore
+from chatrepl.discoveredstore import DiscoveredStore
 
 if TYPE_CHECKING:
     from chatrepl.catalog import Catalog

@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
         from chatrepl.config import DiscoverySettings
         from chatrepl.discovery import ModelDiscoveryService
         from chatrepl.manager import ProviderManager
-        from chatrepl.state import DiscoveredStore
+        from chatrepl.discoveredstore import DiscoveredStore
 
         class AnnouncingStore(DiscoveredStore):
             """Says when the save starts, so a kill can land inside the write itself."""

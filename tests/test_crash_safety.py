@@ -34,7 +34,7 @@ from chatrepl.repl import make_prompt_session
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
-from chatrepl.state import DiscoveredStore
+from chatrepl.discoveredstore import DiscoveredStore
 
 HELPER = Path(__file__).resolve().parent / "helpers_kill.py"
 REPO = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from fakeserver import FakeOpenAIServer
 from chatrepl import DiscoveryRefresher, ModelDiscoveryService, ProviderManager
 from chatrepl.config import DiscoverySettings
 from chatrepl.discovery import DiscoveryResult, is_chat_model
-from chatrepl.state import DiscoveredStore
+from chatrepl.discoveredstore import DiscoveredStore
 
 SECRET = "sk-test-secret-abcdef123456"
 

@@ -34,7 +34,7 @@ from chatrepl.repl import discovery_status, handle_line, run_repl
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
-from chatrepl.state import DiscoveredModels, DiscoveredStore
+from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore
 
 MAX_RETRIES = 1
 KNOWN = ["fake-chat", "extra-a", "extra-b"]

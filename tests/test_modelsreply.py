@@ -13,7 +13,7 @@ from fakeserver import FakeOpenAIServer
 from chatrepl import ModelDiscoveryService, ProviderManager
 from chatrepl.config import DiscoverySettings
 from chatrepl.modelsreply import ListedFacts, parse_models_reply
-from chatrepl.state import DiscoveredStore
+from chatrepl.discoveredstore import DiscoveredStore
 
 
 @pytest.mark.parametrize(("body", "ids"), [

@@ -23,7 +23,7 @@ from chatrepl.fsutil import check_private_dir, open_private, private_dir_problem
 from chatrepl.localmodel import LocalServerError, cached_gguf_path, fetch_gguf
 from chatrepl.localserver import LOG_NAME
 from chatrepl.repl import _history
-from chatrepl.state import DiscoveredStore
+from chatrepl.discoveredstore import DiscoveredStore
 
 WAIT = 20.0
 
