@@ -12,8 +12,8 @@ from fakeserver import FakeOpenAIServer
 
 from chatrepl import ModelDiscoveryService, ProviderManager
 from chatrepl.config import DiscoverySettings
-from chatrepl.modelsreply import ListedFacts, parse_models_reply
 from chatrepl.discoveredstore import DiscoveredStore
+from chatrepl.modelsreply import ListedFacts, parse_models_reply
 
 
 @pytest.mark.parametrize(("body", "ids"), [
