@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from discoveryhelpers import make_service, started_servers
@@ -154,3 +156,51 @@ def test_refresh_from_a_callback_runs_next(fake_server: FakeOpenAIServer,
     assert rounds == [1, 1]
     assert fake_server.count("/models") == 2
     assert not refresher.is_refreshing()
+
+
+# -- results that finish at the same time ----------------------------------------------------
+
+class _Together(tuple):
+    """A model list whose size is read only once every provider's result has got that far,
+    so all of them are recorded at the same moment (the worst interleaving, every time)."""
+
+    barrier: threading.Barrier
+
+    def __len__(self) -> int:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait(timeout=2.0)  # a refresher that reads it under a lock goes on alone
+        return super().__len__()
+
+
+class _AtOnceService:
+    """A discovery service whose providers all finish at once, each on its own thread."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.base_providers = dict.fromkeys(names)
+
+    def discover_all(self, names: Any, *, force_refresh: bool, validate: bool,
+                     on_result: Callable[[DiscoveryResult], None]) -> list[DiscoveryResult]:
+        chosen = list(names or self.base_providers)
+        barrier = threading.Barrier(len(chosen))
+        results = []
+        for name in chosen:
+            models = _Together((f"{name}-model",))
+            models.barrier = barrier
+            results.append(DiscoveryResult(provider=name, ok=True, models=models))
+        threads = [threading.Thread(target=on_result, args=(r,)) for r in results]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        return results
+
+
+def test_results_finishing_together_are_all_kept() -> None:
+    """Every provider's outcome survives: none is left "running" (it would vanish from the
+    toolbar, and /providers would lose its error)."""
+    names = [f"p{i}" for i in range(8)]
+    refresher = DiscoveryRefresher(_AtOnceService(names), synchronous=True)  # type: ignore[arg-type]
+    for _ in range(3):
+        refresher.refresh()
+        assert {n: s.state for n, s in refresher.status.items()} == dict.fromkeys(names, "ok")
+        assert refresher.progress() == (8, 8)
