@@ -189,8 +189,6 @@ def _validation_plan(runtime: Any, names: Sequence[str]) -> tuple[dict[str, list
 
 def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO,
                  ask: Callable[[str], bool] | None = None, err: TextIO = sys.stderr) -> int:
-    from chatrepl.providertable import without_provider
-
     names = [runtime.manager.provider_named(n).id for n in args.providers]
     if not runtime.manager:
         raise UsageError("no providers configured; add one to the config file "
@@ -223,8 +221,7 @@ def cmd_discover(runtime: Any, args: argparse.Namespace, out: TextIO,
                 out.write(f"{result.provider}: {plural(len(result.models), 'model')}"
                           f" ({len(result.invalid)} not for chat{result.dropped_note})\n")
             else:
-                reason = without_provider(result.provider, result.error or "")
-                out.write(f"{result.provider}: failed: {reason}\n")
+                out.write(f"{result.provider}: failed: {result.detail or 'failed'}\n")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 

@@ -16,7 +16,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-from chatrepl.clients import describe_api_error, make_client, redact, short_api_reason
+from chatrepl.clients import describe_api_problem, make_client, redact, short_api_reason
 from chatrepl.config import DiscoverySettings, ProviderConfig
 from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore, effective_provider
 from chatrepl.errors import ChatReplError
@@ -64,6 +64,7 @@ class DiscoveryResult:
     skipped: bool = False
     short_reason: str = ""
     dropped: int = 0  # ids refused: too long, unprintable or past the cap
+    detail: str | None = None  # `error` without the provider's name, for where it is shown
 
     @property
     def state(self) -> DiscoveryState:
@@ -208,15 +209,19 @@ class ModelDiscoveryService:
             return self._result_from_known(name, ok=True, from_cache=True,
                                            finished_at=self._known[name].discovered_at)
         if config.resolve_api_key(self.env) is None:
-            return self._result_from_known(name, ok=False, skipped=True,
-                                           error=config.missing_key_reason(),
-                                           short_reason="no key", finished_at=self.clock())
+            reason = config.missing_key_reason()
+            return self._result_from_known(name, ok=False, skipped=True, error=reason,
+                                           detail=reason, short_reason="no key",
+                                           finished_at=self.clock())
         try:
             reply = self._fetch_models(config)
-        except ChatReplError as exc:
-            return self._result_from_known(name, ok=False, error=str(exc),
-                                           short_reason=getattr(exc, "short_reason", "failed"),
+        except ModelsReplyError as exc:  # says what failed, not for which provider
+            return self._result_from_known(name, ok=False, error=f"{name}: {exc}",
+                                           detail=str(exc), short_reason=exc.short_reason,
                                            finished_at=self.clock())
+        except ChatReplError as exc:
+            return self._result_from_known(name, ok=False, error=str(exc), detail=str(exc),
+                                           short_reason="failed", finished_at=self.clock())
         previous = self._known.get(name)
         if reply is None:
             if previous is not None and previous.chat_models:
@@ -245,7 +250,9 @@ class ModelDiscoveryService:
 
     def _fetch_models(self, config: ProviderConfig) -> ModelsReply | None:
         """The provider's /models reply, read within MAX_MODELS_BYTES and `timeout_seconds` of
-        wall-clock time (every body the client reads, error bodies too, is capped)."""
+        wall-clock time (every body the client reads, error bodies too, is capped).
+
+        ModelsReplyError says what failed without the provider's name in front."""
         import openai
 
         timeout = self.settings.timeout_seconds
@@ -258,18 +265,18 @@ class ModelDiscoveryService:
                 content_type = response.headers.get("content-type", "")
             return parse_models_reply(body, content_type)
         except ModelsReplyError as exc:
-            raise ModelsReplyError(f"{config.id}: /models {exc}", exc.short_reason) from None
+            raise ModelsReplyError(f"/models {exc}", exc.short_reason) from None
         except openai.NotFoundError:
             hint = ("; does the base URL need /v1?"
                     if not config.base_api_url.rstrip("/").endswith("/v1") else "")
             raise ModelsReplyError(
-                f"{config.id}: no model list at {config.shown_url}/models (404){hint}", "404"
+                f"no model list at {config.shown_url}/models (404){hint}", "404"
             ) from None
         except openai.OpenAIError as exc:
-            raise ModelsReplyError(describe_api_error(exc, config, self.env),
+            raise ModelsReplyError(describe_api_problem(exc, config, self.env),
                                    short_api_reason(exc)) from None
         except Exception as exc:  # the SDK may raise transport errors of its own
-            text = redact(f"{config.id}: {type(exc).__name__}: {exc}",
+            text = redact(f"{type(exc).__name__}: {exc}",
                           [config.resolve_api_key(self.env)])
             raise ModelsReplyError(text, "connection error") from None
         finally:
@@ -353,7 +360,7 @@ class ModelDiscoveryService:
                 report(name, result)
             except Exception as exc:  # a bug for one provider must not lose the others
                 report(name, self._result_from_known(name, ok=False, error=str(exc),
-                                                     short_reason="failed",
+                                                     detail=str(exc), short_reason="failed",
                                                      finished_at=self.clock()))
             finally:
                 listed[name].set()
@@ -373,7 +380,8 @@ class ModelDiscoveryService:
                 given_up.add(name)
             timed_out = self._result_from_known(
                 name, ok=False, finished_at=self.clock(), short_reason="timeout",
-                error=f"{name}: timed out after {self.settings.timeout_seconds:g} s")
+                error=f"{name}: timed out after {self.settings.timeout_seconds:g} s",
+                detail=f"timed out after {self.settings.timeout_seconds:g} s")
             results[name] = timed_out
             if on_result is not None:
                 on_result(timed_out)

@@ -26,6 +26,7 @@ class ProviderStatus:
     finished_at: float | None = None
     short_reason: str = ""  # `401`, `unreachable`, … when state is ERROR or SKIPPED
     dropped: int = 0  # ids the listing sent that were refused
+    detail: str | None = None  # `error` without the provider's name in front
 
 
 @dataclass
@@ -120,7 +121,8 @@ class DiscoveryRefresher:
                     on_result=self._on_result)
             except ChatReplError as exc:
                 results = [DiscoveryResult(provider=n, ok=False, error=str(exc),
-                                           short_reason="failed") for n in names]
+                                           detail=str(exc), short_reason="failed")
+                           for n in names]
                 for result in results:
                     self._on_result(result)
             self.last_results = results
@@ -133,7 +135,7 @@ class DiscoveryRefresher:
     def _on_result(self, result: DiscoveryResult) -> None:
         self._set_status({result.provider: ProviderStatus(
             result.state, len(result.models), result.error, result.finished_at,
-            result.short_reason, result.dropped)})
+            result.short_reason, result.dropped, result.detail)})
         self._notify_progress()
 
     def _set_status(self, changes: Mapping[str, ProviderStatus]) -> None:

@@ -12,8 +12,11 @@ import pytest
 from discoveryhelpers import make_service, started_servers
 from fakeserver import FakeOpenAIServer
 
-from chatrepl.discovery import DiscoveryResult
+from chatrepl.discovery import DiscoveryResult, DiscoveryState
+from chatrepl.paths import resolve_paths
+from chatrepl.providertable import provider_table
 from chatrepl.refresher import DiscoveryRefresher
+from chatrepl.runtime import build_runtime
 
 
 @pytest.fixture
@@ -204,3 +207,22 @@ def test_results_finishing_together_are_all_kept() -> None:
         refresher.refresh()
         assert {n: s.state for n, s in refresher.status.items()} == dict.fromkeys(names, "ok")
         assert refresher.progress() == (8, 8)
+
+
+# -- typed outcomes --------------------------------------------------------------------------
+
+def test_status_is_typed_and_the_table_shows_its_fields(
+        write_config, chatrepl_home: Path, fake_server: FakeOpenAIServer) -> None:
+    """State, short reason and the reason without the provider's name are fields: the toolbar
+    and /providers show them as they are, nothing splits an error line apart."""
+    fake_server.behavior.models_status = 401
+    write_config(f"providers:\n  bad:\n    base_url: {fake_server.url}\n")
+    env = {"CHATREPL_HOME": str(chatrepl_home)}
+    runtime = build_runtime(resolve_paths(env), env, synchronous=True)
+    runtime.refresher.refresh()
+    status = runtime.refresher.status["bad"]
+    assert (status.state, status.short_reason) == (DiscoveryState.ERROR, "401")
+    assert status.error == f"bad: {status.detail}"
+    assert status.detail and status.detail.startswith("401 unauthorized")
+    (line,) = provider_table(runtime)
+    assert line.startswith("bad ") and line.endswith(f"  ✗ {status.detail}")
