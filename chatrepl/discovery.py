@@ -86,9 +86,12 @@ class DiscoveryResult:
 
 
 class ModelDiscoveryService:
-    """Discovers models per provider with a TTL cache, and keeps the manager and state file current.
+    """Discovers models per provider with a TTL cache, and keeps the manager and the
+    discovered-models file current.
 
-    `base_providers` are the providers as configured; discovered models are merged onto them.
+    The one writer of the model list: `_update` (discovery, validation, `mark_invalid`) and
+    `add_providers` are the only paths to the manager's swap. `base_providers` are the
+    providers as configured; discovered models are merged onto them.
     """
 
     def __init__(self, manager: ProviderManager, env: Mapping[str, str],
