@@ -169,7 +169,7 @@ def write_config(home: Path, providers: Mapping[str, str], *, discovery: bool,
 
 def write_discovered(home: Path, found: Mapping[str, tuple[str, Sequence[str]]],
                      discovered_at: float) -> Path:
-    """The discovered-models state file as chatrepl.state.DiscoveredStore writes it.
+    """The discovered-models state file as chatrepl.discoveredstore.DiscoveredStore writes it.
 
     `found`: provider id -> (base URL, model ids). The path comes from chatrepl.paths.
     """

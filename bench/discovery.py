@@ -35,9 +35,9 @@ from common import fake_servers  # noqa: E402
 from fakeserver import FakeOpenAIServer  # noqa: E402
 
 from chatrepl.config import DiscoverySettings  # noqa: E402
+from chatrepl.discoveredstore import DiscoveredStore  # noqa: E402
 from chatrepl.discovery import ModelDiscoveryService  # noqa: E402
 from chatrepl.manager import ProviderManager  # noqa: E402
-from chatrepl.state import DiscoveredStore  # noqa: E402
 
 PROVIDERS = 8
 MODELS_DELAY = 0.2

@@ -9,15 +9,16 @@ from chatrepl.__version__ import VERSION as __version__
 if TYPE_CHECKING:
     from chatrepl.completer import ModelCommandCompleter
     from chatrepl.config import ProviderConfig, load_config
-    from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
+    from chatrepl.discovery import ModelDiscoveryService
     from chatrepl.manager import ProviderManager
+    from chatrepl.refresher import DiscoveryRefresher
 
 _EXPORTS = {
     "load_config": "chatrepl.config",
     "ProviderConfig": "chatrepl.config",
     "ProviderManager": "chatrepl.manager",
     "ModelDiscoveryService": "chatrepl.discovery",
-    "DiscoveryRefresher": "chatrepl.discovery",
+    "DiscoveryRefresher": "chatrepl.refresher",
     "ModelCommandCompleter": "chatrepl.completer",
 }
 

@@ -203,6 +203,14 @@ def describe_api_error(exc: BaseException, provider: ProviderConfig, env: Mappin
     key: the provider's text is redacted before it is cut to length.
     """
     where = f"{provider.id}/{model}" if model else provider.id
+    return f"{where}: " + describe_api_problem(exc, provider, env, started=started,
+                                                long_prompt=long_prompt)
+
+
+def describe_api_problem(exc: BaseException, provider: ProviderConfig, env: Mapping[str, str],
+                         *, started: bool = False, long_prompt: bool = False) -> str:
+    """`describe_api_error` without the provider's name in front (for places that show it
+    beside the text). Never includes a key."""
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     secrets = [provider.resolve_api_key(env)]
@@ -216,7 +224,7 @@ def describe_api_error(exc: BaseException, provider: ProviderConfig, env: Mappin
                       text=detail, local=provider.is_local, long_prompt=long_prompt,
                       key_advice=provider.key_advice(env))
     detail = detail or _DEFAULT_DETAILS.get(status or 0, "")
-    text = f"{where}: {_what_happened(failure, exc, provider)}"
+    text = _what_happened(failure, exc, provider)
     if detail and failure.situation != "bound":
         text += f" ({detail})"
     advice = advice_for(failure)

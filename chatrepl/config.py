@@ -271,12 +271,6 @@ class ProviderConfig(_Strict):
             merged.setdefault(model_id, model_id)
         return self.model_copy(update={"valid_models": merged})
 
-    def with_invalid_models(self, ids: Iterable[str]) -> ProviderConfig:
-        """A copy whose invalid list also holds `ids` (and no longer lists them as valid)."""
-        invalid = list(dict.fromkeys([*self.invalid_models, *ids]))
-        valid = {k: v for k, v in self.valid_models.items() if k not in set(invalid)}
-        return self.model_copy(update={"invalid_models": invalid, "valid_models": valid})
-
 
 class Config(_Strict):
     """The whole configuration file."""

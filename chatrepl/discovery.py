@@ -1,16 +1,24 @@
-"""Model discovery: ask each provider's /models, classify, merge, persist; a background refresher."""
+"""Model discovery: ask each provider's /models, classify, merge, persist.
+
+`ModelDiscoveryService` is the one writer of the model list: every change to the manager's
+providers and snapshot (discovered models, validation verdicts, a model a provider answered
+"not found" for, local servers added after start-up) goes through it. `chatrepl.refresher`
+runs it in the background.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
-from chatrepl.clients import describe_api_error, make_client, redact, short_api_reason
+from chatrepl.clients import describe_api_problem, make_client, redact, short_api_reason
 from chatrepl.config import DiscoverySettings, ProviderConfig
+from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore, effective_provider
 from chatrepl.errors import ChatReplError
 from chatrepl.manager import ProviderManager
 from chatrepl.modelsreply import (  # noqa: F401  (is_chat_model re-exported)
@@ -22,7 +30,6 @@ from chatrepl.modelsreply import (  # noqa: F401  (is_chat_model re-exported)
     parse_models_reply,
     read_models_body,
 )
-from chatrepl.state import DiscoveredModels, DiscoveredStore, effective_provider
 from chatrepl.wording import plural
 
 # How much longer than `timeout_seconds` a discovery round waits for one provider before it
@@ -57,6 +64,7 @@ class DiscoveryResult:
     skipped: bool = False
     short_reason: str = ""
     dropped: int = 0  # ids refused: too long, unprintable or past the cap
+    detail: str | None = None  # `error` without the provider's name, for where it is shown
 
     @property
     def state(self) -> DiscoveryState:
@@ -78,9 +86,12 @@ class DiscoveryResult:
 
 
 class ModelDiscoveryService:
-    """Discovers models per provider with a TTL cache, and keeps the manager and state file current.
+    """Discovers models per provider with a TTL cache, and keeps the manager and the
+    discovered-models file current.
 
-    `base_providers` are the providers as configured; discovered models are merged onto them.
+    The one writer of the model list: `_update` (discovery, validation, `mark_invalid`) and
+    `add_providers` are the only paths to the manager's swap. `base_providers` are the
+    providers as configured; discovered models are merged onto them.
     """
 
     def __init__(self, manager: ProviderManager, env: Mapping[str, str],
@@ -91,25 +102,41 @@ class ModelDiscoveryService:
         self.settings = settings or DiscoverySettings()
         self.store = store
         self.clock = clock
-        self.base_providers: dict[str, ProviderConfig] = dict(manager.providers)
-        self._lock = threading.Lock()
+        # Replaced whole (never mutated) under `_lock`, so readers on any thread see it whole.
+        self._base: Mapping[str, ProviderConfig] = MappingProxyType(dict(manager.providers))
+        # Guards `_known` and `_base`, and orders their changes with the manager's swaps.
+        self._lock = threading.RLock()
+        # At most `concurrency` validation requests in flight, across all providers.
+        self._probe_slots = threading.BoundedSemaphore(self.settings.concurrency)
         self._known: dict[str, DiscoveredModels] = store.load() if store else {}
-        self._apply(self._known.keys())
-
-    # -- state ---------------------------------------------------------------------------
-    def _apply(self, names: Iterable[str]) -> None:
-        updates = {name: effective_provider(self.base_providers[name], self._known.get(name))
-                   for name in names if name in self.base_providers}
-        if updates:
-            self.manager.replace_providers(updates)
-
-    def _record(self, name: str, found: DiscoveredModels) -> None:
         with self._lock:
+            self._apply(self._known.keys())
+
+    @property
+    def base_providers(self) -> Mapping[str, ProviderConfig]:
+        """The providers as configured (plus those added later); discovered models are merged
+        onto them. A read-only mapping, replaced whole when one is added."""
+        return self._base
+
+    # -- the one writer of the manager's providers -----------------------------------------
+    def _apply(self, names: Iterable[str]) -> None:
+        """Swap the named providers' merged configs into the manager (call under `_lock`)."""
+        updates = {name: effective_provider(self._base[name], self._known.get(name))
+                   for name in names if name in self._base}
+        if updates:
+            self.manager._replace_providers(updates)
+
+    def _update(self, name: str, change: Callable[[DiscoveredModels | None],
+                                                  DiscoveredModels | None]) -> None:
+        """Replace what is known about `name` by `change(old)` (nothing when it gives None),
+        apply it to the manager and save the file, all in one step against other writers."""
+        with self._lock:
+            found = change(self._known.get(name))
+            if found is None:
+                return
             self._known[name] = found
-        self._apply([name])
-        if self.store is not None:
-            # Copy under the same lock as the write, so a later write never holds older data.
-            with self._lock:
+            self._apply([name])
+            if self.store is not None:
                 self.store.save(dict(self._known))
 
     def add_providers(self, providers: Mapping[str, ProviderConfig]) -> list[str]:
@@ -117,17 +144,31 @@ class ModelDiscoveryService:
 
         A provider already known (configured) is left as it is.
         """
-        added = [name for name in providers if name not in self.base_providers]
-        for name in added:
-            self.base_providers[name] = providers[name]
-        self.manager.replace_providers({n: effective_provider(providers[n], self._known.get(n))
-                                        for n in added})
+        with self._lock:
+            added = [name for name in providers if name not in self._base]
+            self._base = MappingProxyType({**self._base, **{n: providers[n] for n in added}})
+            self._apply(added)
         return added
+
+    def mark_invalid(self, provider: str, model: str) -> None:
+        """Record that `provider` answered "not found" for `model`: it leaves the menu, is
+        saved in the discovered-models file, and stays invalid across discovery for as long
+        as the provider still lists it."""
+        base = self._base.get(provider)
+        if base is None:
+            return
+
+        def reject(found: DiscoveredModels | None) -> DiscoveredModels:
+            if found is None or found.base_api_url.rstrip("/") != base.shown_url:
+                found = DiscoveredModels(base.shown_url, (), name=base.display_name)
+            return found.with_rejected([model])
+
+        self._update(provider, reject)
 
     def listed_facts(self, name: str, model: str) -> ListedFacts | None:
         """What the provider's own /models listing said about `model` (context, prices)."""
         found = self._known.get(name)
-        base = self.base_providers.get(name)
+        base = self._base.get(name)
         if found is None or base is None or found.base_api_url.rstrip("/") != base.shown_url:
             return None
         return found.facts.get(model)
@@ -138,21 +179,23 @@ class ModelDiscoveryService:
 
     def is_fresh(self, name: str) -> bool:
         found = self._known.get(name)
-        base = self.base_providers.get(name)
+        base = self._base.get(name)
         return (found is not None and base is not None
                 and found.base_api_url.rstrip("/") == base.shown_url
                 and self.clock() - found.discovered_at < self.settings.ttl_seconds)
 
     def stale_providers(self) -> list[str]:
         """Providers whose discovered models are older than the TTL."""
-        return [name for name in self.base_providers if not self.is_fresh(name)]
+        return [name for name in self._base if not self.is_fresh(name)]
 
     # -- discovery -----------------------------------------------------------------------
     def _provider(self, provider: str | ProviderConfig) -> ProviderConfig:
         if isinstance(provider, ProviderConfig):
-            self.base_providers.setdefault(provider.id, provider)
-            return self.base_providers[provider.id]
-        return self.base_providers.get(provider) or self.manager.provider_named(provider)
+            with self._lock:
+                if provider.id not in self._base:
+                    self._base = MappingProxyType({**self._base, provider.id: provider})
+                return self._base[provider.id]
+        return self._base.get(provider) or self.manager.provider_named(provider)
 
     def _result_from_known(self, name: str, **kwargs: Any) -> DiscoveryResult:
         found = self._known.get(name)
@@ -169,15 +212,19 @@ class ModelDiscoveryService:
             return self._result_from_known(name, ok=True, from_cache=True,
                                            finished_at=self._known[name].discovered_at)
         if config.resolve_api_key(self.env) is None:
-            return self._result_from_known(name, ok=False, skipped=True,
-                                           error=config.missing_key_reason(),
-                                           short_reason="no key", finished_at=self.clock())
+            reason = config.missing_key_reason()
+            return self._result_from_known(name, ok=False, skipped=True, error=reason,
+                                           detail=reason, short_reason="no key",
+                                           finished_at=self.clock())
         try:
             reply = self._fetch_models(config)
-        except ChatReplError as exc:
-            return self._result_from_known(name, ok=False, error=str(exc),
-                                           short_reason=getattr(exc, "short_reason", "failed"),
+        except ModelsReplyError as exc:  # says what failed, not for which provider
+            return self._result_from_known(name, ok=False, error=f"{name}: {exc}",
+                                           detail=str(exc), short_reason=exc.short_reason,
                                            finished_at=self.clock())
+        except ChatReplError as exc:
+            return self._result_from_known(name, ok=False, error=str(exc), detail=str(exc),
+                                           short_reason="failed", finished_at=self.clock())
         previous = self._known.get(name)
         if reply is None:
             if previous is not None and previous.chat_models:
@@ -187,23 +234,28 @@ class ModelDiscoveryService:
         ids = set(reply.ids)
         chat = tuple(m.id for m in reply.models if m.is_chat)
         invalid = tuple(m.id for m in reply.models if not m.is_chat)
+        rejected: tuple[str, ...] = ()
         if previous is not None and previous.base_api_url.rstrip("/") == config.shown_url:
-            # Models found invalid by validation stay invalid while the provider lists them.
+            # Models found invalid by validation, or answered "not found" in a chat, stay
+            # invalid while the provider lists them.
             invalid = tuple(dict.fromkeys([*invalid, *(i for i in previous.invalid_models
                                                        if i in ids)]))
-            rejected = set(invalid)
-            chat = tuple(i for i in chat if i not in rejected)
+            rejected = tuple(i for i in previous.rejected_models if i in ids)
+            dropped = set(invalid)
+            chat = tuple(i for i in chat if i not in dropped)
         kept = set(chat)
         facts = {m.id: m.facts for m in reply.models if m.facts and m.id in kept}
         found = DiscoveredModels(config.shown_url, chat, invalid, self.clock(),
-                                 config.display_name, facts)
-        self._record(name, found)
+                                 config.display_name, facts, rejected)
+        self._update(name, lambda _old: found)
         return self._result_from_known(name, ok=True, finished_at=found.discovered_at,
                                        dropped=reply.dropped)
 
     def _fetch_models(self, config: ProviderConfig) -> ModelsReply | None:
         """The provider's /models reply, read within MAX_MODELS_BYTES and `timeout_seconds` of
-        wall-clock time (every body the client reads, error bodies too, is capped)."""
+        wall-clock time (every body the client reads, error bodies too, is capped).
+
+        ModelsReplyError says what failed without the provider's name in front."""
         import openai
 
         timeout = self.settings.timeout_seconds
@@ -216,18 +268,18 @@ class ModelDiscoveryService:
                 content_type = response.headers.get("content-type", "")
             return parse_models_reply(body, content_type)
         except ModelsReplyError as exc:
-            raise ModelsReplyError(f"{config.id}: /models {exc}", exc.short_reason) from None
+            raise ModelsReplyError(f"/models {exc}", exc.short_reason) from None
         except openai.NotFoundError:
             hint = ("; does the base URL need /v1?"
                     if not config.base_api_url.rstrip("/").endswith("/v1") else "")
             raise ModelsReplyError(
-                f"{config.id}: no model list at {config.shown_url}/models (404){hint}", "404"
+                f"no model list at {config.shown_url}/models (404){hint}", "404"
             ) from None
         except openai.OpenAIError as exc:
-            raise ModelsReplyError(describe_api_error(exc, config, self.env),
+            raise ModelsReplyError(describe_api_problem(exc, config, self.env),
                                    short_api_reason(exc)) from None
         except Exception as exc:  # the SDK may raise transport errors of its own
-            text = redact(f"{config.id}: {type(exc).__name__}: {exc}",
+            text = redact(f"{type(exc).__name__}: {exc}",
                           [config.resolve_api_key(self.env)])
             raise ModelsReplyError(text, "connection error") from None
         finally:
@@ -243,7 +295,8 @@ class ModelDiscoveryService:
 
     def validate_models(self, provider: str | ProviderConfig,
                         ids: Iterable[str] | None = None) -> dict[str, str]:
-        """Try each model with a one-token chat, `concurrency` at a time.
+        """Try each model with a one-token chat; at most `concurrency` requests are in flight
+        across every provider being validated.
 
         Returns id -> `valid`, `invalid` (404/400 naming the model) or `unknown`; invalid ids
         are recorded.
@@ -256,20 +309,21 @@ class ModelDiscoveryService:
 
         client = make_client(config, self.env, timeout=self.settings.timeout_seconds,
                              max_retries=0)
+
+        def probe(model: str) -> str:
+            with self._probe_slots:  # shared by every provider validating at the same time
+                return _probe(client, model)
+
         try:
             with ThreadPoolExecutor(self.settings.concurrency,
                                     thread_name_prefix=f"validate-{config.id}") as pool:
-                verdicts = dict(zip(ids, pool.map(lambda m: _probe(client, m), ids), strict=True))
+                verdicts = dict(zip(ids, pool.map(probe, ids), strict=True))
         finally:
             client.close()
-        rejected = tuple(m for m, verdict in verdicts.items() if verdict == "invalid")
-        found = self._known.get(config.id)
-        if rejected and found is not None:
-            merged = DiscoveredModels(
-                found.base_api_url, tuple(m for m in found.chat_models if m not in rejected),
-                tuple(dict.fromkeys([*found.invalid_models, *rejected])),
-                found.discovered_at, found.name)
-            self._record(config.id, merged)
+        rejected = [m for m, verdict in verdicts.items() if verdict == "invalid"]
+        if rejected:
+            self._update(config.id,
+                         lambda found: found.with_rejected(rejected) if found is not None else None)
         return verdicts
 
     def discover_all(self, names: Iterable[str] | None = None, *, force_refresh: bool = False,
@@ -277,7 +331,7 @@ class ModelDiscoveryService:
                      on_result: Callable[[DiscoveryResult], None] | None = None,
                      ) -> list[DiscoveryResult]:
         """Discover the named providers (default: all) at once; results in the order asked."""
-        chosen = [self._provider(n).id for n in names] if names else list(self.base_providers)
+        chosen = [self._provider(n).id for n in names] if names else list(self._base)
         if not chosen:
             return []
 
@@ -309,7 +363,7 @@ class ModelDiscoveryService:
                 report(name, result)
             except Exception as exc:  # a bug for one provider must not lose the others
                 report(name, self._result_from_known(name, ok=False, error=str(exc),
-                                                     short_reason="failed",
+                                                     detail=str(exc), short_reason="failed",
                                                      finished_at=self.clock()))
             finally:
                 listed[name].set()
@@ -329,7 +383,8 @@ class ModelDiscoveryService:
                 given_up.add(name)
             timed_out = self._result_from_known(
                 name, ok=False, finished_at=self.clock(), short_reason="timeout",
-                error=f"{name}: timed out after {self.settings.timeout_seconds:g} s")
+                error=f"{name}: timed out after {self.settings.timeout_seconds:g} s",
+                detail=f"timed out after {self.settings.timeout_seconds:g} s")
             results[name] = timed_out
             if on_result is not None:
                 on_result(timed_out)
@@ -348,129 +403,3 @@ def _probe(client: Any, model: str) -> str:
         return "invalid" if model.lower() in str(exc).lower() else "unknown"
     except Exception:  # auth, network and server errors leave the model as it was
         return "unknown"
-
-
-@dataclass
-class ProviderStatus:
-    """What the refresher knows about one provider."""
-
-    state: DiscoveryState = DiscoveryState.PENDING
-    models: int = 0
-    error: str | None = None
-    finished_at: float | None = None
-    short_reason: str = ""  # `401`, `unreachable`, … when state is ERROR or SKIPPED
-    dropped: int = 0  # ids the listing sent that were refused
-
-
-@dataclass
-class _Request:
-    providers: tuple[str, ...] | None
-    validate: bool
-    force: bool
-
-
-@dataclass
-class DiscoveryRefresher:
-    """Runs discovery on one named daemon thread; a refresh asked for meanwhile runs next.
-
-    `synchronous=True` runs the same code inline (tests, one-shot CLI).
-    """
-
-    service: ModelDiscoveryService
-    synchronous: bool = False
-    callbacks: list[Callable[[list[DiscoveryResult]], None]] = field(default_factory=list)
-    on_progress: Callable[[], None] | None = None
-    status: dict[str, ProviderStatus] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _pending: _Request | None = None
-    _running: bool = False
-    _thread: threading.Thread | None = None
-    _idle: threading.Event = field(default_factory=threading.Event)
-    last_results: list[DiscoveryResult] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._idle.set()
-
-    def add_callback(self, callback: Callable[[list[DiscoveryResult]], None]) -> None:
-        self.callbacks.append(callback)
-
-    def refresh(self, providers: Iterable[str] | None = None, validate: bool = False,
-                force: bool = True) -> None:
-        """Start (or queue a restart of) discovery; returns at once unless synchronous."""
-        request = _Request(tuple(providers) if providers else None, validate, force)
-        with self._lock:
-            self._pending = request
-            self._idle.clear()
-            if self._running:  # the running loop picks the request up when its round ends
-                return
-            self._running = True
-            if not self.synchronous:
-                self._thread = threading.Thread(target=self._run, name="chatrepl-discovery",
-                                                daemon=True)
-                self._thread.start()
-                return
-        self._run()
-
-    def is_refreshing(self) -> bool:
-        return not self._idle.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until no refresh runs; True if it finished within `timeout`."""
-        return self._idle.wait(timeout)
-
-    def progress(self) -> tuple[int, int]:
-        """(finished, total) providers of the current or last round."""
-        states = list(self.status.values())
-        busy = (DiscoveryState.PENDING, DiscoveryState.RUNNING)
-        return sum(s.state not in busy for s in states), len(states)
-
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except BaseException:
-            # A bug in discovery or a callback must not leave is_refreshing() true forever.
-            with self._lock:
-                self._running = False
-                self._pending = None
-                self._idle.set()
-            raise
-
-    def _loop(self) -> None:
-        while True:
-            with self._lock:
-                request, self._pending = self._pending, None
-                if request is None:
-                    self._running = False
-                    self._idle.set()
-            if request is None:
-                self._notify_progress()  # the last redraw shows the round's outcome
-                return
-            names = list(request.providers or self.service.base_providers)
-            self.status = {**self.status,
-                           **{n: ProviderStatus(DiscoveryState.RUNNING) for n in names}}
-            self._notify_progress()
-            try:
-                results = self.service.discover_all(
-                    request.providers, force_refresh=request.force, validate=request.validate,
-                    on_result=self._on_result)
-            except ChatReplError as exc:
-                results = [DiscoveryResult(provider=n, ok=False, error=str(exc),
-                                           short_reason="failed") for n in names]
-                for result in results:
-                    self._on_result(result)
-            self.last_results = results
-            with self._lock:
-                restarting = self._pending is not None
-            if not restarting:
-                for callback in list(self.callbacks):
-                    callback(results)
-
-    def _on_result(self, result: DiscoveryResult) -> None:
-        self.status = {**self.status, result.provider: ProviderStatus(
-            result.state, len(result.models), result.error, result.finished_at,
-            result.short_reason, result.dropped)}
-        self._notify_progress()
-
-    def _notify_progress(self) -> None:
-        if self.on_progress is not None:
-            self.on_progress()

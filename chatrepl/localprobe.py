@@ -22,19 +22,21 @@ MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class LocalServer:
+class KnownServer:
+    """A kind of local OpenAI-compatible server the probe looks for, at its usual port."""
+
     id: str
     name: str
     port: int
 
 
-LOCAL_SERVERS: dict[str, LocalServer] = {
+LOCAL_SERVERS: dict[str, KnownServer] = {
     server.id: server
     for server in (
-        LocalServer("ollama", "Ollama (local)", 11434),
-        LocalServer("lmstudio", "LM Studio (local)", 1234),
-        LocalServer("llamacpp", "llama.cpp (local)", 8080),
-        LocalServer("vllm", "vLLM (local)", 8000),
+        KnownServer("ollama", "Ollama (local)", 11434),
+        KnownServer("lmstudio", "LM Studio (local)", 1234),
+        KnownServer("llamacpp", "llama.cpp (local)", 8080),
+        KnownServer("vllm", "vLLM (local)", 8000),
     )
 }
 DEFAULT_PORTS: dict[str, int] = {server.id: server.port for server in LOCAL_SERVERS.values()}

@@ -76,8 +76,9 @@ def _as_provider(name: str, value: ProviderConfig | Mapping[str, Any]) -> Provid
 class ProviderManager(Mapping[str, ProviderConfig]):
     """A read-only mapping of providers plus the cached model snapshot.
 
-    The one mutable thing is the reference to (providers, snapshot); `replace_providers`
+    The one mutable thing is the reference to (providers, snapshot); `_replace_providers`
     swaps it under a short lock, so readers on any thread see the old or the new state whole.
+    Its one caller is `ModelDiscoveryService`, the one writer of the model list.
     """
 
     def __init__(self, providers: Mapping[str, ProviderConfig | Mapping[str, Any]]) -> None:
@@ -119,8 +120,12 @@ class ProviderManager(Mapping[str, ProviderConfig]):
         """Every valid model as typed records, from the cached snapshot."""
         return self._state[1].records
 
-    def replace_providers(self, updates: Mapping[str, ProviderConfig]) -> ModelSnapshot:
-        """Swap in new configs for some providers (others kept) and rebuild the snapshot."""
+    def _replace_providers(self, updates: Mapping[str, ProviderConfig]) -> ModelSnapshot:
+        """Swap in new configs for some providers (others kept) and rebuild the snapshot.
+
+        Internal: only `ModelDiscoveryService` calls it (to add a provider, merge discovered
+        models, or mark a model invalid, go through the service).
+        """
         with self._lock:
             current, old_snapshot = self._state
             merged = dict(current)

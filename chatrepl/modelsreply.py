@@ -44,8 +44,9 @@ def is_chat_model(model_id: str) -> bool:
 
 
 class ModelsReplyError(ChatReplError):
-    """A /models answer that is not a model list, or one too big or too slow to read;
-    `short_reason` names it in a word or two."""
+    """A /models answer that is not a model list, or one too big or too slow to read. The
+    message says what went wrong, not for which provider; `short_reason` names it in a word
+    or two."""
 
     def __init__(self, message: str, short_reason: str = "failed") -> None:
         super().__init__(message)

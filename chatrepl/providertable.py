@@ -13,14 +13,6 @@ if TYPE_CHECKING:
     from chatrepl.runtime import Runtime
 
 
-def without_provider(provider: str, error: str) -> str:
-    """`error` without a leading `provider:` (or `provider/model:`) it would repeat."""
-    for prefix in (f"{provider}: ", f"{provider}/"):
-        if error.startswith(prefix):
-            return error[len(prefix):] if prefix.endswith(" ") else error.split(": ", 1)[-1]
-    return error
-
-
 def key_text(provider: ProviderConfig, env: Mapping[str, str]) -> str:
     """`key set`, `key not needed`, or `key missing (OPENAI_API_KEY)` naming the variable."""
     status = provider.key_status(env)
@@ -66,8 +58,8 @@ def provider_table(runtime: Runtime) -> list[str]:
         models = len(provider.valid_models)
         status = statuses.get(pid)
         last = discovered_text(runtime.discovery.last_discovered(pid))
-        if status is not None and status.error:
-            last += f"  ✗ {without_provider(pid, status.error)}"
+        if status is not None and status.detail:
+            last += f"  ✗ {status.detail}"
         if status is not None and status.dropped:
             last += f"  ({plural(status.dropped, 'id')} dropped: too long, unprintable or too many)"
         cells.append([pid, provider.shown_url, key_text(provider, runtime.env),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,11 +212,8 @@ class ReplState:
         return False
 
     def _forget_model(self, provider_id: str, model: str) -> None:
-        """Mark a model the provider says does not exist as invalid, and suggest others."""
-        with contextlib.suppress(KeyError):
-            provider = self.runtime.manager[provider_id]
-            self.runtime.manager.replace_providers(
-                {provider_id: provider.with_invalid_models([model])})
+        """Mark a model the provider says does not exist as invalid (saved), and suggest others."""
+        self.runtime.discovery.mark_invalid(provider_id, model)
         close = self.runtime.manager.suggest(model)
         if close:
             self.printer.info(f"try: {', '.join(close)}")

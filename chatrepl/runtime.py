@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from chatrepl.config import Config, ProviderConfig, load_config
-from chatrepl.discovery import DiscoveryRefresher, ModelDiscoveryService
+from chatrepl.discoveredstore import DiscoveredStore
+from chatrepl.discovery import ModelDiscoveryService
 from chatrepl.fsutil import sweep_stale_temp_files
 from chatrepl.manager import ModelRecord, ProviderManager
 from chatrepl.paths import Paths
 from chatrepl.presetdata import PRESETS
 from chatrepl.presets import merge_presets
-from chatrepl.state import DiscoveredStore
+from chatrepl.refresher import DiscoveryRefresher
 
 if TYPE_CHECKING:
     from chatrepl.catalog import Catalog

@@ -149,8 +149,6 @@ def _validation_plan(runtime: Runtime, names: Sequence[str]) -> tuple[dict[str, 
 
 
 def cmd_discover(call: Call) -> int:
-    from chatrepl.providertable import without_provider
-
     runtime, args, out, err, ask = call.runtime, call.args, call.out, call.err, call.ask
     names = [runtime.manager.provider_named(n).id for n in args.providers]
     if not runtime.manager:
@@ -184,8 +182,7 @@ def cmd_discover(call: Call) -> int:
                 out.write(f"{result.provider}: {plural(len(result.models), 'model')}"
                           f" ({len(result.invalid)} not for chat{result.dropped_note})\n")
             else:
-                reason = without_provider(result.provider, result.error or "")
-                out.write(f"{result.provider}: failed: {reason}\n")
+                out.write(f"{result.provider}: failed: {result.detail or 'failed'}\n")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 

@@ -62,6 +62,9 @@ class Behavior:
     redirect_to: str | None = None  # chat and /models answer 307 with this Location
     long_prompt_chars: int = 4000  # drop_long_prompt: a prompt this long gets no answer
     drip_interval: float = 0.05  # drip: seconds between the bytes of an endless reply
+    # A chat request waits (at most `chat_delay` seconds) until this many are in flight at
+    # once, so requests a client sends together overlap however slowly they arrive.
+    chat_hold_until: int = 0
 
 
 @dataclass
@@ -241,9 +244,38 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
     def _chat(self, body: dict[str, Any]) -> None:
+        server = self.server
+        with server.in_flight_changed:
+            server.in_flight += 1
+            server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            server.in_flight_changed.notify_all()
+        try:
+            self._chat_in_flight(body)
+        finally:
+            with server.in_flight_changed:
+                server.in_flight -= 1
+                server.in_flight_changed.notify_all()
+
+    def _hold(self, count: int, seconds: float) -> bool:
+        """Wait until `count` chat requests are in flight (at most `seconds`); False if the
+        server is stopping."""
+        server = self.server
+        deadline = time.monotonic() + seconds
+        with server.in_flight_changed:
+            while server.in_flight < count and not server.stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                server.in_flight_changed.wait(min(left, 0.05))
+        return not server.stopping.is_set()
+
+    def _chat_in_flight(self, body: dict[str, Any]) -> None:
         behavior = self.server.behavior
         model = str(body.get("model", ""))
-        if not self._wait(behavior.chat_delay):
+        if behavior.chat_hold_until:
+            if not self._hold(behavior.chat_hold_until, behavior.chat_delay):
+                return
+        elif not self._wait(behavior.chat_delay):
             return
         if self._redirect():
             return
@@ -424,6 +456,9 @@ class _Server(ThreadingHTTPServer):
         self.seen: list[SeenRequest] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.in_flight = 0  # chat requests being answered now; guarded by in_flight_changed
+        self.max_in_flight = 0
+        self.in_flight_changed = threading.Condition()
 
 
 class FakeOpenAIServer:
@@ -461,6 +496,12 @@ class FakeOpenAIServer:
     def requests(self) -> list[SeenRequest]:
         with self._server.lock:
             return list(self._server.seen)
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most chat requests this server has answered at the same time."""
+        with self._server.in_flight_changed:
+            return self._server.max_in_flight
 
     def count(self, path_suffix: str) -> int:
         return sum(1 for r in self.requests if r.path.rstrip("/").endswith(path_suffix))

@@ -42,9 +42,9 @@ def main(argv: list[str]) -> int:
         from fakeserver import FakeOpenAIServer
 
         from chatrepl.config import DiscoverySettings
+        from chatrepl.discoveredstore import DiscoveredStore
         from chatrepl.discovery import ModelDiscoveryService
         from chatrepl.manager import ProviderManager
-        from chatrepl.state import DiscoveredStore
 
         class AnnouncingStore(DiscoveredStore):
             """Says when the save starts, so a kill can land inside the write itself."""

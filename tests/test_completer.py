@@ -221,7 +221,7 @@ def test_a_snapshot_swap_shows_at_the_next_call() -> None:
     completer = ModelCommandCompleter(models)
     assert names(completer, "gpt") == ["openai/gpt-4o"]
     assert names(completer, "gpt-4") == ["openai/gpt-4o"]
-    models.replace_providers({
+    models._replace_providers({
         "openai": {"base_api_url": OPENAI, "valid_models": ["gpt-4.1", "gpt-4o"]},
         "groq": {"base_api_url": GROQ, "valid_models": ["openai/gpt-oss-120b"]},
     })

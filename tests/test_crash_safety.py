@@ -27,6 +27,7 @@ from prompt_toolkit.output import DummyOutput
 from chatrepl.chat import ChatSession
 from chatrepl.cli import main
 from chatrepl.config import ChatSettings
+from chatrepl.discoveredstore import DiscoveredStore
 from chatrepl.manager import ProviderManager
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
@@ -34,7 +35,6 @@ from chatrepl.repl import make_prompt_session
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
-from chatrepl.state import DiscoveredStore
 
 HELPER = Path(__file__).resolve().parent / "helpers_kill.py"
 REPO = Path(__file__).resolve().parent.parent

@@ -3,63 +3,26 @@
 from __future__ import annotations
 
 import json
-import socket
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from discoveryhelpers import authorization, closed_port, make_service, started_servers, state_file
 from fakeserver import FakeOpenAIServer
 
-from chatrepl import DiscoveryRefresher, ModelDiscoveryService, ProviderManager
-from chatrepl.config import DiscoverySettings
+from chatrepl.discoveredstore import DiscoveredStore
 from chatrepl.discovery import DiscoveryResult, is_chat_model
-from chatrepl.state import DiscoveredStore
 
 SECRET = "sk-test-secret-abcdef123456"
-
-
-def make_service(providers: Mapping[str, Mapping[str, Any]], home: Path,
-                 env: Mapping[str, str] | None = None, *, clock: Any = None,
-                 **settings: Any) -> tuple[ProviderManager, ModelDiscoveryService]:
-    manager = ProviderManager(providers)
-    options: dict[str, Any] = {"timeout_seconds": 5.0, **settings}
-    extra = {} if clock is None else {"clock": clock}
-    service = ModelDiscoveryService(manager, env or {}, DiscoverySettings(**options),
-                                    DiscoveredStore(state_file(home)), **extra)
-    return manager, service
-
-
-def state_file(home: Path) -> Path:
-    return home / "state" / "discovered.yaml"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def servers() -> Iterator[list[FakeOpenAIServer]]:
     """Four started servers, stopped after the test."""
-    started = [FakeOpenAIServer().start() for _ in range(4)]
-    try:
+    with started_servers() as started:
         yield started
-    finally:
-        # Stopped side by side: each stop waits for its server's poll interval.
-        stoppers = [threading.Thread(target=server.stop) for server in started]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join(timeout=10)
-
-
-def authorization(server: FakeOpenAIServer, index: int = -1) -> str | None:
-    headers = {k.lower(): v for k, v in server.requests[index].headers.items()}
-    return headers.get("authorization")
 
 
 # -- one provider, the shapes real servers answer --------------------------------------------
@@ -446,141 +409,6 @@ def test_validate_skips_models_the_user_listed(fake_server: FakeOpenAIServer,
     service.discover_all(validate=True)
     probed = [r.body["model"] for r in fake_server.requests if r.path.endswith("/chat/completions")]
     assert probed == ["found"]
-
-
-# -- the background refresher ----------------------------------------------------------------
-
-def test_refresher_runs_on_named_daemon_thread(fake_server: FakeOpenAIServer,
-                                               chatrepl_home: Path) -> None:
-    manager, service = make_service({"fake": {"base_url": fake_server.url}}, chatrepl_home)
-    refresher = DiscoveryRefresher(service)
-    threads: list[threading.Thread] = []
-    delivered: list[list[DiscoveryResult]] = []
-
-    def done(results: list[DiscoveryResult]) -> None:
-        threads.append(threading.current_thread())
-        delivered.append(results)
-
-    refresher.add_callback(done)
-    refresher.refresh()
-    assert refresher.is_refreshing()
-    assert refresher.wait(timeout=20)
-    assert not refresher.is_refreshing()
-    (thread,) = threads
-    assert thread.name == "chatrepl-discovery" and thread.daemon
-    assert thread is not threading.current_thread()
-    (results,) = delivered
-    assert [(r.provider, r.ok) for r in results] == [("fake", True)]
-    assert refresher.last_results == results
-    assert manager.valid_scoped_models() == ["fake/fake-chat (fake-chat)"]
-    status = refresher.status["fake"]
-    assert (status.state, status.models, status.error) == ("ok", 1, None)
-    assert status.finished_at is not None
-    assert refresher.progress() == (1, 1)
-
-
-def test_refresh_while_running_queues_a_rerun(servers: list[FakeOpenAIServer],
-                                              chatrepl_home: Path) -> None:
-    first, second = servers[0], servers[1]
-    _, service = make_service({"first": {"base_url": first.url},
-                               "second": {"base_url": second.url}}, chatrepl_home)
-    entered, release = threading.Event(), threading.Event()
-    calls = {"progress": 0}
-
-    def hold_first_round() -> None:
-        calls["progress"] += 1
-        if calls["progress"] == 1:  # the first round has started: keep it running
-            entered.set()
-            assert release.wait(timeout=20)
-
-    delivered: list[list[DiscoveryResult]] = []
-    refresher = DiscoveryRefresher(service, on_progress=hold_first_round)
-    refresher.add_callback(delivered.append)
-    refresher.refresh(["first"])
-    try:
-        assert entered.wait(timeout=20)
-        refresher.refresh(["second"])
-        refresher.refresh(["second"])
-        workers = [t for t in threading.enumerate() if t.name == "chatrepl-discovery"]
-        assert len(workers) == 1
-        assert refresher.is_refreshing()
-    finally:
-        release.set()
-    assert refresher.wait(timeout=20)
-    assert first.count("/models") == 1
-    assert second.count("/models") == 1  # the two queued requests ran once, after the first
-    assert len(delivered) == 1  # callbacks only after the last round
-    assert [r.provider for r in delivered[0]] == ["second"]
-    assert refresher.status["first"].state == "ok"
-    assert refresher.status["second"].state == "ok"
-    assert not refresher.is_refreshing()
-
-    # The refresher can be used again after it went idle.
-    refresher.refresh(["first"])
-    assert refresher.wait(timeout=20)
-    assert first.count("/models") == 2
-
-
-def test_refresher_status_per_provider(servers: list[FakeOpenAIServer],
-                                       chatrepl_home: Path) -> None:
-    servers[0].behavior.models_status = 401
-    providers = {"bad": {"base_url": servers[0].url}, "good": {"base_url": servers[1].url},
-                 "nokey": {"base_url": "https://nokey.example/v1"}}
-    _, service = make_service(providers, chatrepl_home)
-    updates: list[int] = []
-    refresher = DiscoveryRefresher(service, on_progress=lambda: updates.append(1))
-    refresher.refresh()
-    assert refresher.wait(timeout=20)
-    status = refresher.status
-    assert status["good"].state == "ok" and status["good"].models == 1
-    assert status["bad"].state == "error" and status["bad"].error and "401" in status["bad"].error
-    assert status["nokey"].state == "skipped"
-    assert status["nokey"].error and "NOKEY_API_KEY" in status["nokey"].error
-    assert len(updates) >= 4  # one "running" plus one per provider
-
-
-def test_refresher_unknown_provider_reports_error(chatrepl_home: Path) -> None:
-    _, service = make_service({"a": {"base_url": "https://a.example/v1"}}, chatrepl_home)
-    refresher = DiscoveryRefresher(service, synchronous=True)
-    refresher.refresh(["nope"])
-    assert not refresher.is_refreshing()
-    assert refresher.status["nope"].state == "error"
-    assert "nope" in (refresher.status["nope"].error or "")
-
-
-def test_refresher_synchronous_mode(fake_server: FakeOpenAIServer, chatrepl_home: Path) -> None:
-    fake_server.behavior.models = ["m1", "m2"]
-    fake_server.behavior.unknown_models = {"m2"}
-    manager, service = make_service({"fake": {"base_url": fake_server.url}}, chatrepl_home)
-    refresher = DiscoveryRefresher(service, synchronous=True)
-    threads: list[threading.Thread] = []
-    refresher.add_callback(lambda results: threads.append(threading.current_thread()))
-    before = {t.name for t in threading.enumerate()}
-    refresher.refresh(validate=True)
-    # Done on return, on this thread, and with validation applied.
-    assert not refresher.is_refreshing()
-    assert threads == [threading.current_thread()]
-    assert "chatrepl-discovery" not in before | {t.name for t in threading.enumerate()}
-    assert manager.valid_scoped_models() == ["fake/m1 (m1)"]
-    assert refresher.status["fake"].state == "ok"
-
-
-def test_refresh_from_a_callback_runs_next(fake_server: FakeOpenAIServer,
-                                           chatrepl_home: Path) -> None:
-    _, service = make_service({"fake": {"base_url": fake_server.url}}, chatrepl_home)
-    refresher = DiscoveryRefresher(service, synchronous=True)
-    rounds: list[int] = []
-
-    def again(results: list[DiscoveryResult]) -> None:
-        rounds.append(len(results))
-        if len(rounds) == 1:
-            refresher.refresh()
-
-    refresher.add_callback(again)
-    refresher.refresh()
-    assert rounds == [1, 1]
-    assert fake_server.count("/models") == 2
-    assert not refresher.is_refreshing()
 
 
 def test_two_processes_discovering_keep_each_others_providers(

@@ -15,10 +15,10 @@ from fakeserver import FakeOpenAIServer
 from chatrepl import DiscoveryRefresher, ModelDiscoveryService, ProviderManager
 from chatrepl.cli import main
 from chatrepl.config import DiscoverySettings
+from chatrepl.discoveredstore import MAX_STATE_BYTES, DiscoveredStore
 from chatrepl.modelsreply import MAX_ID_LENGTH, MAX_MODEL_IDS, parse_models_reply
 from chatrepl.paths import resolve_paths
 from chatrepl.runtime import build_runtime
-from chatrepl.state import MAX_STATE_BYTES, DiscoveredStore
 
 
 def make_service(providers: dict[str, Any], home: Path, **settings: Any,

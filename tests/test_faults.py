@@ -27,6 +27,7 @@ from prompt_toolkit.output import DummyOutput
 
 from chatrepl.chat import ChatSession
 from chatrepl.cli import main
+from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore
 from chatrepl.discovery import ModelDiscoveryService
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
@@ -34,7 +35,6 @@ from chatrepl.repl import discovery_status, handle_line, run_repl
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
-from chatrepl.state import DiscoveredModels, DiscoveredStore
 
 MAX_RETRIES = 1
 KNOWN = ["fake-chat", "extra-a", "extra-b"]

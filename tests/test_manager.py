@@ -102,7 +102,7 @@ def test_snapshot_is_cached_until_replaced(manager: ProviderManager) -> None:
     first.append("caller/mutation (x)")  # a caller's copy cannot change the cache
     assert manager.valid_scoped_models() == second
 
-    new = manager.replace_providers({"openai": manager["openai"].merge_valid_models(["o3"])})
+    new = manager._replace_providers({"openai": manager["openai"].merge_valid_models(["o3"])})
     assert manager.snapshot is new is not snapshot
     assert new.generation == snapshot.generation + 1
     assert "openai/o3 (o3)" in manager.valid_scoped_models()
@@ -113,7 +113,7 @@ def test_snapshot_is_cached_until_replaced(manager: ProviderManager) -> None:
 
 
 def test_replace_providers_can_add_a_provider(manager: ProviderManager) -> None:
-    manager.replace_providers({"local": {"base_url": "http://localhost:8080/v1",
+    manager._replace_providers({"local": {"base_url": "http://localhost:8080/v1",
                                          "valid_models": ["llama"]}})
     assert "local" in manager
     assert manager.valid_scoped_models()[-1] == "local/llama (llama)"
@@ -200,7 +200,7 @@ def test_resolve_unknown_partial_name_suggests(manager: ProviderManager) -> None
 def test_resolve_sees_replaced_providers(manager: ProviderManager) -> None:
     with pytest.raises(UnknownModelError):
         manager.resolve("o3")
-    manager.replace_providers({"openai": manager["openai"].merge_valid_models(["o3"])})
+    manager._replace_providers({"openai": manager["openai"].merge_valid_models(["o3"])})
     assert manager.resolve("o3")[1] == "o3"
 
 
@@ -260,7 +260,7 @@ def test_readers_see_whole_snapshots_while_swapping() -> None:
         thread.start()
     try:
         for generation in range(1, 400):
-            manager.replace_providers(_generation_providers(generation))
+            manager._replace_providers(_generation_providers(generation))
     finally:
         stop.set()
         for thread in threads:
@@ -284,7 +284,7 @@ def test_concurrent_replacements_keep_every_update() -> None:
         barrier.wait(timeout=10)
         for round_ in range(50):
             current = manager[f"p{i}"]
-            manager.replace_providers({f"p{i}": current.merge_valid_models([f"m{round_}"])})
+            manager._replace_providers({f"p{i}": current.merge_valid_models([f"m{round_}"])})
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
     for thread in threads:

@@ -12,8 +12,8 @@ from fakeserver import FakeOpenAIServer
 
 from chatrepl import ModelDiscoveryService, ProviderManager
 from chatrepl.config import DiscoverySettings
+from chatrepl.discoveredstore import DiscoveredStore
 from chatrepl.modelsreply import ListedFacts, parse_models_reply
-from chatrepl.state import DiscoveredStore
 
 
 @pytest.mark.parametrize(("body", "ids"), [

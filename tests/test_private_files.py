@@ -18,12 +18,12 @@ import pytest
 from localstandin import standin_server, write_standin
 
 from chatrepl.cli import main
+from chatrepl.discoveredstore import DiscoveredStore
 from chatrepl.errors import EXIT_USAGE, UnsafeDirectoryError
 from chatrepl.fsutil import check_private_dir, open_private, private_dir_problem, write_atomic
 from chatrepl.localmodel import LocalServerError, cached_gguf_path, fetch_gguf
 from chatrepl.localserver import LOG_NAME
 from chatrepl.repl import _history
-from chatrepl.state import DiscoveredStore
 
 WAIT = 20.0
 

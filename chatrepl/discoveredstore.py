@@ -1,4 +1,7 @@
-"""Discovered models on disk: JSON in the providers schema (no keys), written atomically.
+"""The discovered-models file: JSON in the providers schema (no keys), written atomically.
+
+Per provider: its chat models, the ids that are not for chat or that the provider answered
+"not found" for (`invalid_models`; the latter also in `rejected_models`), facts and a time.
 
 The file is read back with the same bounds as a /models reply (id length and count, facts in
 range), and a file larger than MAX_STATE_BYTES is refused rather than read.
@@ -7,8 +10,8 @@ range), and a file larger than MAX_STATE_BYTES is refused rather than read.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chatrepl.config import ProviderConfig
@@ -29,19 +32,32 @@ class DiscoveredModels:
     name: str = ""
     # Facts the provider's own listing gave (context, prices), by model id.
     facts: Mapping[str, ListedFacts] = field(default_factory=dict)
+    # Ids the provider answered "not found" for (validation, or a chat turn); also in
+    # `invalid_models`. Unlike ids classified as not for chat, these win over the user's list.
+    rejected_models: tuple[str, ...] = ()
+
+    def with_rejected(self, ids: Iterable[str]) -> DiscoveredModels:
+        """A copy where `ids` are rejected: invalid, no longer offered for chat."""
+        gone = tuple(ids)
+        return replace(self, chat_models=tuple(m for m in self.chat_models if m not in gone),
+                       invalid_models=tuple(dict.fromkeys([*self.invalid_models, *gone])),
+                       rejected_models=tuple(dict.fromkeys([*self.rejected_models, *gone])))
 
 
 def effective_provider(base: ProviderConfig, found: DiscoveredModels | None) -> ProviderConfig:
     """The user's provider config with discovered models merged in.
 
-    The user's short names and listed models always win; discovered non-chat or rejected ids
-    are invalid unless the user lists them as valid.
+    The user's short names and listed models win over the listing: discovered non-chat ids are
+    invalid unless the user lists them as valid. An id the provider answered "not found" for
+    (`rejected_models`) is invalid even when the user lists it.
     """
     if found is None or found.base_api_url.rstrip("/") != base.shown_url:
         return base
-    listed = base.valid_models
+    rejected = set(found.rejected_models)
+    listed = {k: v for k, v in base.valid_models.items() if k not in rejected}
     invalid = list(dict.fromkeys([*base.invalid_models,
-                                  *(i for i in found.invalid_models if i not in listed)]))
+                                  *(i for i in found.invalid_models
+                                    if i not in listed or i in rejected)]))
     invalid_set = set(invalid)
     valid = dict(listed)
     for model_id in found.chat_models:
@@ -108,6 +124,7 @@ def _entry(entry: Mapping[str, object], stamp: object) -> DiscoveredModels:
         base_api_url=str(entry["base_api_url"]),
         chat_models=chat,
         invalid_models=_ids(entry.get("invalid_models", [])),
+        rejected_models=_ids(entry.get("rejected_models", [])),
         discovered_at=float(stamp) if isinstance(stamp, (int, float)) else 0.0,
         name=str(entry.get("name", ""))[:200],
         facts=facts,
@@ -122,6 +139,8 @@ def _dump(entries: Mapping[str, DiscoveredModels]) -> str:
                 "base_api_url": found.base_api_url,
                 "valid_models": {m: m for m in found.chat_models},
                 "invalid_models": list(found.invalid_models),
+                **({"rejected_models": list(found.rejected_models)}
+                   if found.rejected_models else {}),
                 **({"facts": {m: f.as_json() for m, f in found.facts.items()}}
                    if found.facts else {}),
             }
