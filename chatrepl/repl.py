@@ -185,14 +185,18 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
     session = make_prompt_session(holder, history_path=history_path, input=input, output=output)
     app = session.app
 
+    def redraw() -> None:
+        """From any thread: through the channel, as the app's loop may be closing meanwhile."""
+        terminal.schedule(app.invalidate)
+
     def attach(loaded: ReplState, notices: Sequence[str], hook: Callable[[], None] | None) -> None:
         loaded.terminal = terminal
-        loaded.redraw = app.invalidate
-        loaded.runtime.refresher.on_progress = app.invalidate
+        loaded.redraw = redraw
+        loaded.runtime.refresher.on_progress = redraw
         loaded.say(notices)
         if hook is not None:
             hook()
-        app.invalidate()
+        redraw()
 
     def stop_with(error: BaseException) -> None:
         if app.is_running and app.future is not None and not app.future.done():
