@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from chatrepl.__version__ import VERSION
 from chatrepl.argparsing import Parser as _Parser
+from chatrepl.environment import Environment
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ChatReplError
 from chatrepl.sanitize import CleanStream, clean
 from chatrepl.subcommands import SUBCOMMANDS, Call, Subcommand
+
+if TYPE_CHECKING:
+    from chatrepl.localserver import LocalServer
+    from chatrepl.paths import Paths
+    from chatrepl.repl import Prepared
+    from chatrepl.replterminal import PromptTerminal
 
 PROG = "chatrepl"
 
@@ -112,10 +117,12 @@ def _ask_on_terminal(stdin: TextIO, stderr: TextIO) -> Callable[[str], bool] | N
     return ask
 
 
-def run_subcommand(command: Subcommand, argv: Sequence[str], env: Mapping[str, str],
-                   stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Environment) -> int:
     """Parse a subcommand's arguments, build the runtime when its row needs one, and run it."""
     from chatrepl.paths import resolve_paths
+
+    env, stdin, stdout, stderr = (environment.env, environment.stdin, environment.stdout,
+                                  environment.stderr)
 
     args = build_command_parser(command, stdout).parse_args(argv)
     paths = resolve_paths(env, args.config)
@@ -134,66 +141,74 @@ def run_subcommand(command: Subcommand, argv: Sequence[str], env: Mapping[str, s
         return command.run(Call(args, paths, env, out, err, _ask_on_terminal(stdin, err), runtime))
 
 
-def run(argv: Sequence[str], env: Mapping[str, str], stdin: TextIO, stdout: TextIO,
-        stderr: TextIO) -> int:
+def run(environment: Environment) -> int:
     """Parse argv and run; ChatReplError propagates to main()."""
     from chatrepl.paths import resolve_paths
 
+    env, stdout, stderr = environment.env, environment.stdout, environment.stderr
     parser = build_parser(stdout)
-    command, rest = _split_command(argv, parser, SUBCOMMANDS)
+    command, rest = _split_command(environment.argv, parser, SUBCOMMANDS)
     if command is not None:
-        return run_subcommand(command, rest, env, stdin, stdout, stderr)
+        return run_subcommand(command, rest, environment)
     args = parser.parse_args(rest)
     paths = resolve_paths(env, args.config)
-    wants_repl = _wants_repl(args, stdin)
-    if wants_repl and paths.config_file.is_file() and not (args.local or args.gguf):
-        return run_interactive(paths, env, args, stdout, stderr)
+    if not args.prompt and environment.interactive:
+        return run_interactive(environment, paths, args)
     from chatrepl.gcpause import collector_paused
 
     with collector_paused():  # start-up builds long-lived data and next to no garbage
+        from chatrepl.clients import import_sdk
         from chatrepl.runtime import build_runtime
 
         runtime = build_runtime(paths, env)
-        if not wants_repl:  # a one-shot reply: the SDK now, while the collector is paused
-            from chatrepl.clients import import_sdk
-
-            import_sdk()
-            if runtime.config.discovery.on_startup and not args.no_discover:
-                runtime.use_local_servers()
+        import_sdk()  # a one-shot reply: the SDK now, while the collector is paused
+        if runtime.config.discovery.on_startup and not args.no_discover:
+            runtime.use_local_servers()
     for warning in runtime.warnings:
         stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
     from chatrepl.entry import run_chat
 
-    return run_chat(runtime, args, stdin, stdout, stderr)
+    return run_chat(runtime, args, environment)
 
 
-def _wants_repl(args: argparse.Namespace, stdin: TextIO) -> bool:
-    """No prompt words and a terminal on stdin."""
-    isatty = getattr(stdin, "isatty", None)
-    return not args.prompt and bool(isatty and isatty())
+def run_interactive(environment: Environment, paths: Paths, args: argparse.Namespace) -> int:
+    """How the REPL starts, whatever the config (a file, none at all, `--local`): one way.
 
-
-def run_interactive(paths: Any, env: Mapping[str, str], args: argparse.Namespace,
-                    stdout: TextIO, stderr: TextIO) -> int:
-    """The REPL with its prompt drawn first and the config stack loaded behind it.
-
-    A bad config still ends the run with its one line and exit code 2.
+    The prompt is drawn first (`repl.run_repl`); a loader thread then builds the runtime (the
+    config stack), starts the local server when `--local`/`--gguf` ask for it or nothing is
+    configured and the bundled model is there (its `start()` runs on the main thread, through
+    the terminal channel), and prepares the state (`entry.prepare_repl`), whose background
+    work (discovery, local probe, catalog) starts once it is there. Lines from any thread go
+    through that channel, above the prompt. A bad config still ends the run with its one line
+    and exit code 2. The local server is stopped when the REPL ends.
     """
     from chatrepl.repl import run_repl
 
-    started: list[Any] = []  # the local server, when nothing is configured and it is installed
+    started: list[LocalServer] = []  # touched on the main thread only
 
-    def load() -> Any:
-        from chatrepl.entry import prepare_repl, start_local_server
+    def load(terminal: PromptTerminal) -> Prepared:
+        from chatrepl.entry import prepare_repl, repl_printer, start_local_server
         from chatrepl.runtime import build_runtime
 
-        runtime = build_runtime(paths, env)
+        runtime = build_runtime(paths, environment.env)
+        printer = repl_printer(args, environment)
         lines = [f"{PROG}: warning: {w}" for w in runtime.warnings]
-        server = start_local_server(runtime, args, lines.append)
-        if server is not None:
-            started.append(server)
-        state, notices, on_ready = prepare_repl(runtime, args, stdout, stderr, local_server=server)
-        return state, lines + list(notices), on_ready
+
+        def say(line: str) -> None:
+            terminal.run_in_terminal(lambda: printer.line(line))
+
+        def start_on_main_thread(server: LocalServer) -> LocalServer:
+            def start() -> LocalServer:
+                server.start()
+                started.append(server)
+                return server
+
+            return terminal.call(start)
+
+        server = start_local_server(runtime, args, say, start_on_main_thread)
+        prepared = prepare_repl(runtime, args, environment.stdout, environment.stderr,
+                                local_server=server, printer=printer)
+        return prepared._replace(notices=[*lines, *prepared.notices])
 
     try:
         return run_repl(load, history_path=paths.history_file)
@@ -204,13 +219,16 @@ def run_interactive(paths: Any, env: Mapping[str, str], args: argparse.Namespace
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
          stdin: TextIO | None = None, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
-    """Entry point of the `chatrepl` command; returns the exit code."""
-    argv = sys.argv[1:] if argv is None else argv
-    env = os.environ if env is None else env
-    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+         stderr: TextIO | None = None, *, environment: Environment | None = None) -> int:
+    """Entry point of the `chatrepl` command; returns the exit code.
+
+    Runs in `environment`, by default this process's own with any of argv, env and the
+    streams replaced by the arguments given."""
+    if environment is None:
+        environment = Environment.from_process(argv, env, stdin, stdout, stderr)
+    stderr = environment.stderr
     try:
-        return run(argv, env, stdin, stdout, stderr)
+        return run(environment)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     except ChatReplError as exc:
@@ -222,7 +240,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # a bug: one line, never a traceback unless asked
-        if env.get("CHATREPL_DEBUG"):
+        if environment.env.get("CHATREPL_DEBUG"):
             raise
         from chatrepl.clients import redact
 

@@ -1,11 +1,15 @@
-"""Chat entry: a one-shot reply to stdout, or the interactive REPL."""
+"""Chat entry: a one-shot reply to stdout, and the parts the REPL's loader is built from.
+
+How the REPL starts is `cli.run_interactive`'s: it calls `start_local_server` and
+`prepare_repl` on its loader thread.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from chatrepl.chat import ChatError, ChatSession, TurnResult, rehome
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
@@ -18,6 +22,8 @@ from chatrepl.sessions import SessionStore
 from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 
 if TYPE_CHECKING:
+    from chatrepl.environment import Environment
+    from chatrepl.localserver import LocalServer
     from chatrepl.repl import Prepared
 
 
@@ -39,15 +45,25 @@ def _initial_model(runtime: Runtime, requested: str | None,
     return provider, model
 
 
+def requested_model(args: argparse.Namespace, local_server: LocalServer | None) -> str | None:
+    """The model asked for: -m, else the local server's model when one was started."""
+    if args.model or local_server is None:
+        return args.model
+    from chatrepl.localserver import PROVIDER_ID
+
+    return f"{PROVIDER_ID}/{local_server.model_id}"
+
+
 def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
-              say: Callable[[str], None]) -> ChatSession:
+              say: Callable[[str], None], model: str | None) -> ChatSession:
+    """The conversation: resumed (--continue) or new, on `model` when one was asked for."""
     if args.resume:
         data = store.load_autosave()
         if data is None:
             raise UsageError("no conversation to continue yet; start one without --continue")
         chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
-        if args.model:
-            chat.set_model(*_chosen(runtime, args.model))
+        if model:
+            chat.set_model(*_chosen(runtime, model))
         else:
             fallback = runtime.manager.starting_model(runtime.config.default_model)[:2]
             note = rehome(chat, fallback)
@@ -56,9 +72,9 @@ def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
         if args.system:
             chat.system_prompt = args.system
         return chat
-    provider, model = _initial_model(runtime, args.model, say)
+    provider, long = _initial_model(runtime, model, say)
     return ChatSession(runtime.manager, runtime.env, runtime.config.chat, provider=provider,
-                       model=model, system_prompt=args.system or runtime.config.system_prompt)
+                       model=long, system_prompt=args.system or runtime.config.system_prompt)
 
 
 def _load_recent(runtime: Runtime) -> list[str]:
@@ -83,24 +99,24 @@ def _remember_if_named(runtime: Runtime, name: str, provider: str, model: str) -
         remember_model(runtime.paths.recent_models_file, f"{provider}/{model}")
 
 
-def _one_shot_prompt(args: argparse.Namespace, stdin: TextIO) -> str | None:
-    """The prompt for one-shot mode, or None for the REPL."""
+def _one_shot_prompt(args: argparse.Namespace, environment: Environment) -> str:
+    """The prompt of a one-shot run: the words of argv, or stdin ('-' or piped)."""
     words = list(args.prompt)
-    piped = not (getattr(stdin, "isatty", None) and stdin.isatty())
-    if words == ["-"] or (not words and piped):
-        text = stdin.read()
+    if words == ["-"] or not words:
+        text = environment.stdin.read()
         if not text.strip():
             raise UsageError("no prompt on stdin")
         return text
-    return " ".join(words) if words else None
+    return " ".join(words)
 
 
 def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store: SessionStore,
-                 stdout: TextIO, stderr: TextIO) -> int:
-    """Stream one reply to stdout; errors to stderr with exit 1."""
+                 stdout: TextIO, stderr: TextIO, model: str | None = None) -> int:
+    """Stream one reply to stdout; errors to stderr with exit 1. `model`: as -m (default)."""
     _load_recent(runtime)
     chat = _new_chat(runtime, args, store,
-                     lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"))
+                     lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"),
+                     model if model is not None else args.model)
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
 
@@ -151,17 +167,30 @@ def _print_usage(runtime: Runtime, chat: ChatSession, result: TurnResult,
     printer.err_line(usage_line(usage, cost, estimated=result.usage is None), dim=True)
 
 
+def repl_printer(args: argparse.Namespace, environment: Environment) -> Printer:
+    """The REPL's printer on the environment's streams."""
+    return Printer(environment.stdout, environment.stderr,
+                   color=wants_color(environment.stdout, environment.env, args.plain),
+                   truecolor=wants_truecolor(environment.env))
+
+
 def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, stderr: TextIO,
-                 local_server: Any = None) -> Prepared:
-    """The REPL state, the lines to greet with, and the work to start once the prompt is up."""
+                 local_server: LocalServer | None = None, *,
+                 printer: Printer | None = None) -> Prepared:
+    """The REPL state, the lines to greet with, and the work to start once the prompt is up.
+
+    Runs on the REPL's loader thread; `printer` (default: one on stdout and stderr) is the
+    state's."""
+    from chatrepl.repl import Prepared
     from chatrepl.replstate import ReplState, resumed_lines
 
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
-    printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
-                      truecolor=wants_truecolor(runtime.env))
+    if printer is None:
+        printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
+                          truecolor=wants_truecolor(runtime.env))
     notices: list[str] = []
     recent = _load_recent(runtime)
-    chat = _new_chat(runtime, args, store, notices.append)
+    chat = _new_chat(runtime, args, store, notices.append, requested_model(args, local_server))
     state = ReplState(runtime, chat, store, printer, local_server=local_server, recent=recent)
     if chat.model:
         state.mark_used(state.current_model)
@@ -184,26 +213,29 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
             if stale:
                 runtime.refresher.refresh(stale, force=True)
         if local_server is not None:
-            def local_ready(ready: bool) -> None:
+            def local_ready(ready: bool) -> None:  # on the server's waiting thread
                 if ready:
                     runtime.refresher.refresh(["local"], force=True)
-                else:
-                    printer.error(local_server.failure_reason())
+                elif local_server.state != "stopped":  # not stopped by the REPL on its way out
+                    state.say([local_server.failure_reason()], error=True)
                 state.redraw()
 
             local_server.wait_ready_in_background(on_done=local_ready)
         runtime.start_background_work(probe_local=discover, on_change=state.redraw,
                                       on_probed=probed)
 
-    return state, notices, start_background
+    return Prepared(state, notices, start_background)
 
 
-def start_local_server(runtime: Runtime, args: argparse.Namespace,
-                       say: Callable[[str], None]) -> Any:
+def start_local_server(runtime: Runtime, args: argparse.Namespace, say: Callable[[str], None],
+                       start: Callable[[LocalServer], LocalServer] | None = None,
+                       ) -> LocalServer | None:
     """With --local (or nothing configured and the extra installed): start llama.cpp's server.
 
-    Returns the started LocalServer, whose provider `local` is registered and selected, or None.
-    `say` gets each line to show the user (why the local model is used, a model download).
+    Returns the started LocalServer, whose provider `local` is registered, or None (the chat
+    picks it by `requested_model`). `say` gets each line to show the user (why the local model
+    is used, a model download). `start` starts the server on the main thread (default: here,
+    which must then be the main thread; see `LocalServer.start`).
     """
     if not (args.local or args.gguf) and runtime.manager:
         return None
@@ -218,29 +250,24 @@ def start_local_server(runtime: Runtime, args: argparse.Namespace,
         raise UsageError(f"--local needs llama.cpp's server: {localmodel.install_hint()}")
     gguf = localmodel.ensure_gguf(Path(args.gguf) if args.gguf else None, cache_dir,
                                    on_fetch=say)
-    server = localserver.LocalServer(gguf, runtime.paths.state_dir / localserver.LOG_NAME).start()
+    server = localserver.LocalServer(gguf, runtime.paths.state_dir / localserver.LOG_NAME)
+    server = server.start() if start is None else start(server)
     runtime.discovery.add_providers({localserver.PROVIDER_ID: server.provider_config()})
-    if not args.model:
-        args.model = f"{localserver.PROVIDER_ID}/{server.model_id}"
     return server
 
 
-def run_chat(runtime: Runtime, args: argparse.Namespace, stdin: TextIO, stdout: TextIO,
-             stderr: TextIO) -> int:
-    """One-shot when given a prompt or piped input; otherwise the REPL."""
+def run_chat(runtime: Runtime, args: argparse.Namespace, environment: Environment) -> int:
+    """A one-shot reply: to the prompt words, or to stdin ('-' or piped)."""
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
-    prompt = _one_shot_prompt(args, stdin)
+    prompt = _one_shot_prompt(args, environment)
+    stderr = environment.stderr
     server = start_local_server(runtime, args,
                                 lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"))
     try:
-        if prompt is not None:
-            if server is not None:
-                server.ensure_ready()
-            return run_one_shot(runtime, args, prompt, store, stdout, stderr)
-        from chatrepl.repl import run_repl
-
-        prepared = prepare_repl(runtime, args, stdout, stderr, local_server=server)
-        return run_repl(lambda: prepared, history_path=runtime.paths.history_file)
+        if server is not None:
+            server.ensure_ready()
+        return run_one_shot(runtime, args, prompt, store, environment.stdout, stderr,
+                            requested_model(args, server))
     finally:
         if server is not None:
             server.stop()

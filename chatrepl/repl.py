@@ -5,35 +5,48 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import get_app, run_in_terminal
+from prompt_toolkit.application import get_app
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import (
     Completer,
     DynamicCompleter,
     ThreadedCompleter,
 )
-from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.history import History, InMemoryHistory
+from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.key_binding.key_processor import KeyPressEvent
+from prompt_toolkit.output import Output
 
 from chatrepl.completer import SlashCommandCompleter
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import open_private, require_private_dir
 from chatrepl.inputhistory import BoundedFileHistory
+from chatrepl.replterminal import PromptTerminal
 from chatrepl.sanitize import clean
 from chatrepl.toolbar import discovery_status, toolbar_text
 
 if TYPE_CHECKING:
     from chatrepl.replstate import ReplState
 
-__all__ = ["discovery_status", "handle_line", "make_prompt_session", "run_repl", "toolbar_text"]
+__all__ = ["Loader", "Prepared", "discovery_status", "handle_line", "make_prompt_session", "run_repl",
+           "toolbar_text"]
 
-# What a loader hands the loop: the state, lines to show once the prompt is up, and work to
-# start in the background.
-Prepared = tuple["ReplState", Sequence[str], Callable[[], None] | None]
+
+class Prepared(NamedTuple):
+    """What a loader hands the loop: the state, lines to show once the prompt is up, and work
+    to start in the background then."""
+
+    state: ReplState
+    notices: Sequence[str] = ()
+    on_ready: Callable[[], None] | None = None
+
+
+# Builds the REPL state off the prompt's thread, given the terminal channel.
+Loader = Callable[[PromptTerminal], Prepared]
 
 
 def build_completer(state: ReplState) -> Completer:
@@ -66,23 +79,31 @@ def key_bindings() -> KeyBindings:
 class _StateHolder:
     """The REPL state, which may still be loading on another thread when the prompt is drawn."""
 
-    def __init__(self) -> None:
+    def __init__(self, terminal: PromptTerminal | None = None) -> None:
         self.state: ReplState | None = None
         self.completer: Completer | None = None
         self.error: BaseException | None = None
         self.ready = threading.Event()
+        self.terminal = terminal
 
     def set(self, state: ReplState) -> None:
         self.completer = build_completer(state)
         self.state = state
         self.ready.set()
+        if self.terminal is not None:
+            self.terminal.wake()
 
     def fail(self, error: BaseException) -> None:
         self.error = error
         self.ready.set()
+        if self.terminal is not None:
+            self.terminal.wake()
 
     def wait(self) -> ReplState:
-        """The state once loaded; the loader's error if it failed."""
+        """The state once loaded (running on this thread what the loader hands it meanwhile);
+        the loader's error if it failed."""
+        if self.terminal is not None:
+            self.terminal.serve_until(self.ready.is_set)
         self.ready.wait()
         if self.error is not None:
             raise self.error
@@ -96,7 +117,7 @@ class _StateHolder:
         return clean(toolbar_text(self.state, get_app().output.get_size().columns))
 
 
-def _history(path: Path) -> Any:
+def _history(path: Path) -> History:
     """The input history file; in memory when it cannot be written. UnsafeDirectoryError
     when its folder is open to other users."""
     require_private_dir(path.parent)
@@ -108,17 +129,21 @@ def _history(path: Path) -> Any:
 
 
 def make_prompt_session(state: ReplState | _StateHolder, *, history_path: Path | None = None,
-                        input: Any = None, output: Any = None) -> PromptSession[str]:
-    """The PromptSession with history, auto-suggest, threaded completion and the toolbar."""
-    holder = state if isinstance(state, _StateHolder) else None
-    if holder is None:
+                        input: Input | None = None, output: Output | None = None,
+                        ) -> PromptSession[str]:
+    """The PromptSession with history, auto-suggest, threaded completion and the toolbar.
+
+    The input history is kept in `history_path`, else in the state's history file, else (a
+    state still loading) in memory."""
+    if isinstance(state, _StateHolder):
+        holder = state
+    else:
         holder = _StateHolder()
-        holder.set(state)  # type: ignore[arg-type]
-    if history_path is None:
-        assert holder.state is not None
+        holder.set(state)
+    if history_path is None and holder.state is not None:
         history_path = holder.state.runtime.paths.history_file
     return PromptSession(
-        history=_history(history_path),
+        history=InMemoryHistory() if history_path is None else _history(history_path),
         auto_suggest=AutoSuggestFromHistory(),
         completer=ThreadedCompleter(DynamicCompleter(lambda: holder.completer)),
         complete_while_typing=True,
@@ -145,83 +170,83 @@ def handle_line(state: ReplState, line: str) -> None:
         state.printer.error(exc.in_repl())
 
 
-def run_repl(state: ReplState | Callable[[], Prepared], *, history_path: Path | None = None,
-             input: Any = None, output: Any = None,
-             on_ready: Callable[[], None] | None = None) -> int:
+def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input | None = None,
+             output: Output | None = None) -> int:
     """Read lines until Ctrl-D or /exit; returns the exit code.
 
-    `state` is the REPL state, or a loader returning (state, notices, on_ready) that runs on a
-    thread once the first prompt is drawn, so the prompt never waits for the config stack; a
-    line typed meanwhile waits for it, and a loader error (a bad config) ends the loop with it.
-    `on_ready` runs once, right after the first prompt is drawn and the state is there.
+    `loader` builds the REPL state on a thread started once the first prompt is drawn, so the
+    prompt never waits for the config stack; it is given the terminal channel, to say things
+    and to run what must run on this (the main) thread. A line typed meanwhile waits for it,
+    and a loader error (a bad config) ends the loop with it. The loaded `on_ready` runs once
+    the state is there; the `notices` are shown above the prompt.
     """
-    holder = _StateHolder()
-    loader = state if callable(state) else None
-    if loader is None:
-        holder.set(state)  # type: ignore[arg-type]
+    terminal = PromptTerminal()
+    holder = _StateHolder(terminal)
     session = make_prompt_session(holder, history_path=history_path, input=input, output=output)
     app = session.app
 
-    def show(lines: Sequence[str], printer: Any) -> None:
-        def write() -> None:
-            for line in lines:
-                printer.line(line)
+    def redraw() -> None:
+        """From any thread: through the channel, as the app's loop may be closing meanwhile."""
+        terminal.schedule(app.invalidate)
 
-        if lines:
-            app.loop.call_soon_threadsafe(lambda: run_in_terminal(write))  # type: ignore[union-attr]
-
-    def attach(loaded: ReplState, hook: Callable[[], None] | None) -> None:
-        loaded.redraw = app.invalidate
-        loaded.say = lambda lines: show(lines, loaded.printer)
-        loaded.runtime.refresher.on_progress = app.invalidate
+    def attach(loaded: ReplState, notices: Sequence[str], hook: Callable[[], None] | None) -> None:
+        loaded.terminal = terminal
+        loaded.redraw = redraw
+        loaded.runtime.refresher.on_progress = redraw
+        loaded.say(notices)
         if hook is not None:
             hook()
-        app.invalidate()
+        redraw()
 
     def stop_with(error: BaseException) -> None:
         if app.is_running and app.future is not None and not app.future.done():
             app.exit(exception=error)
 
     def load() -> None:
-        assert loader is not None
         try:
-            loaded, notices, hook = loader()
+            prepared = loader(terminal)
         except BaseException as exc:  # handed to the main thread, which reports it
-            holder.fail(exc)
-            loop = app.loop
-            if loop is not None:
-                loop.call_soon_threadsafe(stop_with, exc)
+            error = exc
+            holder.fail(error)
+            terminal.schedule(lambda: stop_with(error))
             return
-        holder.set(loaded)
-        show(notices, loaded.printer)
-        attach(loaded, hook or on_ready)
-        if app.loop is not None:
-            app.loop.call_soon_threadsafe(complete_typed_command)
+        holder.set(prepared.state)
+        attach(prepared.state, prepared.notices, prepared.on_ready)
+        terminal.schedule(complete_typed_command)
 
     def complete_typed_command() -> None:
         """A command typed while loading gets its completions now that they can be made."""
-        buffer = app.current_buffer
-        if buffer.text.startswith("/"):
-            buffer.start_completion(select_first=False)
+        if app.is_running and app.current_buffer.text.startswith("/"):
+            app.current_buffer.start_completion(select_first=False)
 
-    def first_render(_app: Any) -> None:
+    loading: list[threading.Thread] = []
+
+    def start_loading() -> None:
+        if not loading:
+            loading.append(threading.Thread(target=load, name="chatrepl-load", daemon=True))
+            loading[0].start()
+
+    def first_render(_app: object) -> None:
         app.after_render -= first_render
-        if loader is not None:
-            threading.Thread(target=load, name="chatrepl-load", daemon=True).start()
-        else:
-            attach(holder.wait(), on_ready)
+        start_loading()
 
     app.after_render += first_render
     loaded: ReplState | None = None
-    while loaded is None or not loaded.should_exit:
-        try:
-            line = session.prompt("› ")
-        except KeyboardInterrupt:
-            continue
-        except EOFError:
-            break
-        loaded = holder.wait()
-        handle_line(loaded, line)
+    try:
+        while loaded is None or not loaded.should_exit:
+            try:
+                line = session.prompt("› ", pre_run=terminal.prompt_started)
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
+            finally:
+                terminal.prompt_ended()
+            start_loading()  # a line sent before the first prompt was ever drawn
+            loaded = holder.wait()
+            handle_line(loaded, line)
+    finally:
+        terminal.close()
     if holder.ready.is_set() and holder.state is not None:
         holder.state.runtime.refresher.on_progress = None
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatrepl.chat import ChatError, ChatSession, TurnResult, rehome
 from chatrepl.errors import ChatReplError, StateError
@@ -16,6 +16,11 @@ from chatrepl.runtime import Runtime
 from chatrepl.sessions import SessionStore
 from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 from chatrepl.wording import plural
+
+if TYPE_CHECKING:
+    from chatrepl.localserver import LocalServer
+    from chatrepl.manager import ModelRecord
+    from chatrepl.replterminal import PromptTerminal
 
 MAX_RECENT = 20
 _EXCERPT = 60
@@ -52,13 +57,31 @@ class ReplState:
     recent: list[str] = field(default_factory=list)
     should_exit: bool = False
     redraw: Callable[[], None] = lambda: None
-    # Lines from another thread; the REPL sets it to print them above the prompt.
-    say: Callable[[Sequence[str]], None] = lambda lines: None
+    # Set by the REPL: the one way another thread writes while the prompt owns the terminal.
+    terminal: PromptTerminal | None = None
     session_cost: float = 0.0
     cost_unknown: bool = False
     estimated_tokens: int = 0  # of replies whose server reported no usage: a local estimate
     cost_estimated: bool = False
-    local_server: Any = None
+    local_server: LocalServer | None = None
+
+    def say(self, lines: Sequence[str], *, error: bool = False) -> None:
+        """Show `lines` (as errors with `error`), from any thread: above the prompt while it
+        is shown, else before it is drawn again; at once when there is no REPL."""
+        if not lines:
+            return
+
+        def write() -> None:
+            for line in lines:
+                if error:
+                    self.printer.error(line)
+                else:
+                    self.printer.line(line)
+
+        if self.terminal is None:
+            write()
+        else:
+            self.terminal.run_in_terminal(write)
 
     @property
     def current_model(self) -> str:
@@ -87,7 +110,7 @@ class ReplState:
             remember_model(self.runtime.paths.recent_models_file, scoped)
         return scoped
 
-    def model_meta(self, record: Any) -> str:
+    def model_meta(self, record: ModelRecord) -> str:
         """Catalog facts shown beside a model in the completion menu."""
         return self.runtime.record_meta(record)
 

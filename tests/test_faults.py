@@ -31,7 +31,7 @@ from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore
 from chatrepl.discovery import ModelDiscoveryService
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
-from chatrepl.repl import discovery_status, handle_line, run_repl
+from chatrepl.repl import Prepared, discovery_status, handle_line, run_repl
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
@@ -410,7 +410,8 @@ def test_repl_loop_stays_alive_through_errors(make_setup) -> None:
         for line in lines:
             pipe.send_text(line + "\r")
         pipe.send_text("\x04")
-        assert run_repl(state, input=pipe, output=DummyOutput()) == 0
+        assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
+                        history_path=state.runtime.paths.history_file) == 0
     assert err.getvalue().count("\n") == 1 and "cannot connect" in err.getvalue()
     assert [m["content"] for m in state.chat.messages if m["role"] == "user"] == ["first", "third"]
     assert state.store.load("after-errors")["messages"] == state.chat.messages

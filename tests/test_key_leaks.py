@@ -27,7 +27,7 @@ from chatrepl.cli import main
 from chatrepl.clients import redacted_key
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
-from chatrepl.repl import discovery_status, run_repl, toolbar_text
+from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
@@ -75,7 +75,8 @@ class Scene:
             for line in lines:
                 pipe.send_text(line + "\r")
             pipe.send_text("\x04")
-            assert run_repl(state, input=pipe, output=DummyOutput()) == 0
+            assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
+                            history_path=state.runtime.paths.history_file) == 0
         self.record(f"repl {lines}", out.getvalue())
         self.record("toolbar", toolbar_text(state))
         self.record("discovery status", discovery_status(state))

@@ -18,7 +18,7 @@ from chatrepl.config import LOCAL_PLACEHOLDER_KEY
 from chatrepl.entry import prepare_repl
 from chatrepl.localprobe import probe_local_servers
 from chatrepl.paths import resolve_paths
-from chatrepl.repl import run_repl
+from chatrepl.repl import Prepared, run_repl
 from chatrepl.runtime import build_runtime
 
 # Keys a user may well have set for hosted services of the same names as the local servers.
@@ -200,7 +200,7 @@ def test_the_repl_prints_no_providers_above_the_prompt_after_the_probe(chatrepl_
 
         closer = threading.Thread(target=end_once_said, daemon=True)
         closer.start()
-        assert run_repl(lambda: (state, notices, start_background), input=pipe,
+        assert run_repl(lambda _terminal: Prepared(state, notices, start_background), input=pipe,
                         output=DummyOutput(), history_path=chatrepl_home / "history") == 0
         closer.join(30)
     assert written.is_set()

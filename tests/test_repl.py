@@ -15,7 +15,7 @@ from prompt_toolkit.output import DummyOutput
 from chatrepl.chat import ChatSession
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
-from chatrepl.repl import discovery_status, run_repl, toolbar_text
+from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
@@ -39,7 +39,8 @@ def repl_runner(home: Path, config: str, provider: str, model: str, *, since_las
             for line in lines:
                 pipe.send_text(line + "\r")
             pipe.send_text("\x04")
-            assert run_repl(state, input=pipe, output=DummyOutput()) == 0
+            assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
+                            history_path=state.runtime.paths.history_file) == 0
         return state, out.getvalue()[start:]
 
     return run
@@ -224,7 +225,8 @@ def test_background_work_starts_once_after_the_first_prompt_is_drawn(repl, chatr
                       Printer(io.StringIO()))
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         pipe.send_text("/model\r/model\r\x04")
-        assert run(state, input=pipe, output=DummyOutput(), on_ready=lambda: calls.append(1)) == 0
+        assert run(lambda _terminal: Prepared(state, (), lambda: calls.append(1)), input=pipe,
+                   output=DummyOutput()) == 0
     assert calls == [1]
 
 
