@@ -182,7 +182,8 @@ def write_discovered(home: Path, found: Mapping[str, tuple[str, Sequence[str]]],
                       for pid, (url, ids) in found.items()},
         "discovered_at": {pid: discovered_at for pid in found},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # chatrepl refuses an open one
+    path.parent.chmod(0o700)
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     return path
 
