@@ -6,7 +6,7 @@ LOCAL_STAMP := $(VENV)/.installed-local
 # where the CPU reports it, and that crashes (SIGSEGV in ldtilecfg) on this workplace's VMs.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: install install-local run test e2e bench lint clean
+.PHONY: install install-local run test stress e2e bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,11 @@ run: $(LOCAL_STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e" $(PYTEST_ARGS)
+
+# The suite N times beside two CPU-burning processes (a busy machine): `K of N passed`.
+N ?= 10
+stress: $(STAMP)
+	VENV='$(VENV)' PYTEST_ARGS='$(PYTEST_ARGS)' .ci/stress $(N)
 
 # End-to-end tests against a real llama.cpp server with the SmolLM2 model.
 e2e: $(LOCAL_STAMP)
