@@ -50,6 +50,9 @@ class Interrupter:
                 assert not self._thread.is_alive(), "the interrupting thread did not end"
         finally:
             signal.signal(signal.SIGINT, self._previous)
+        if isinstance(error, KeyboardInterrupt) and self.raised:
+            # Not caught by the code under test: a test failure, not the end of the pytest run.
+            raise AssertionError("the interrupt escaped the code under test") from error
 
     def progress(self) -> None:
         """The work made a step; the first interrupt goes out after `start_after` steps."""

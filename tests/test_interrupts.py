@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from interrupts import Interrupter
 
 
@@ -69,3 +70,12 @@ def test_the_previous_sigint_handler_comes_back() -> None:
     with Interrupter(start_after=1):
         assert signal.getsignal(signal.SIGINT) is not before
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_interrupt_the_work_does_not_catch_fails_the_test_only() -> None:
+    with (pytest.raises(AssertionError, match="escaped"), Interrupter(start_after=1) as interrupter,
+          endless_stream() as stream):
+        while True:
+            stream.recv(64)
+            interrupter.progress()
+    assert interrupter.raised == 1
