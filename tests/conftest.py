@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakeserver import FakeOpenAIServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
-HARD_STOP_GRACE = 60.0
+HARD_STOP_GRACE = float(os.environ.get("CHATREPL_TEST_HARD_STOP_GRACE", "60"))
 
 
 def _timeout_of(item: pytest.Item) -> float:
