@@ -58,7 +58,7 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check chatrepl tests bench
+	$(VENV)/bin/ruff check chatrepl tests bench tools
 
 clean:
 	rm -rf $(VENV) build *.egg-info
