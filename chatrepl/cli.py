@@ -71,35 +71,33 @@ def build_command_parser(command: Subcommand, out: TextIO | None = None) -> argp
     return parser
 
 
-def _takes_value(parser: argparse.ArgumentParser, word: str) -> bool:
-    """Whether option `word` (exact or an abbreviation argparse accepts) reads the next word."""
+def _option_action(parser: argparse.ArgumentParser, word: str) -> argparse.Action | None:
+    """The action of option `word` (exact, `--opt=value`, or an abbreviation argparse accepts)."""
     actions = parser._option_string_actions
-    if word in actions:
-        return actions[word].nargs != 0
-    if not word.startswith("--") or "=" in word:
-        return False
-    matches = {action for option, action in actions.items() if option.startswith(word)}
-    return len(matches) == 1 and next(iter(matches)).nargs != 0
+    name = word.split("=", 1)[0] if word.startswith("--") else word
+    if name in actions:
+        return actions[name]
+    if not name.startswith("--"):
+        return None
+    matches = {action for option, action in actions.items() if option.startswith(name)}
+    return next(iter(matches)) if len(matches) == 1 else None
 
 
 def _split_command(argv: Sequence[str], parser: argparse.ArgumentParser,
                    table: Sequence[Subcommand]) -> tuple[Subcommand | None, list[str]]:
-    """The subcommand named by the first positional word of argv (options of `parser` and their
-    values may come before it), and argv without that word."""
+    """The subcommand named by the first argument, and argv without it.
+
+    Only `--config PATH`, which every subcommand takes too, may come before it. Any other word
+    first makes the line a chat: `chatrepl -m MODEL discover` asks MODEL about "discover".
+    """
     rows = {row.name: row for row in table}
-    skip = False
-    for index, word in enumerate(argv):
-        if skip:
-            skip = False
-            continue
-        if word == "--":
-            break
-        if word.startswith("-"):
-            skip = _takes_value(parser, word)
-            continue
-        if word in rows:
-            return rows[word], [*argv[:index], *argv[index + 1:]]
-        break
+    index = 0
+    if argv:
+        action = _option_action(parser, argv[0])
+        if action is not None and action.dest == "config":
+            index = 1 if "=" in argv[0] else 2
+    if index < len(argv) and argv[index] in rows:
+        return rows[argv[index]], [*argv[:index], *argv[index + 1:]]
     return None, list(argv)
 
 

@@ -106,7 +106,7 @@ def _one_shot_prompt(args: argparse.Namespace, environment: Environment) -> str:
         text = environment.stdin.read()
         if not text.strip():
             raise UsageError("no prompt on stdin")
-        return text
+        return text.rstrip("\r\n")  # `echo q | chatrepl` asks "q", not "q\n"
     return " ".join(words)
 
 

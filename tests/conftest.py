@@ -1,13 +1,22 @@
-"""Shared fixtures: a private CHATREPL_HOME for every test, and loopback OpenAI servers."""
+"""Shared fixtures: a private CHATREPL_HOME for every test, and loopback OpenAI servers.
+
+Also the last bound on a test's time: pytest-timeout fails a test past its `timeout` with a
+SIGALRM in the main thread; should the test be stuck where that cannot reach it (an exception
+swallowed, a C call that never returns), a timer ends the run HARD_STOP_GRACE seconds later with
+every thread's stack printed (pytest-timeout's thread method).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import pytest_timeout
 from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -15,6 +24,33 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakeserver import FakeOpenAIServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
+HARD_STOP_GRACE = float(os.environ.get("CHATREPL_TEST_HARD_STOP_GRACE", "60"))
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    """The item's time limit in seconds: its timeout marker, else --timeout, else the ini."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and (marker.args or "timeout" in marker.kwargs):
+        return float(marker.args[0] if marker.args else marker.kwargs["timeout"])
+    value = item.config.getoption("timeout", None) or item.config.getini("timeout")
+    return float(value) if value else 0.0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    limit = _timeout_of(item)
+    timer = None
+    if limit > 0:
+        hard_stop = SimpleNamespace(disable_debugger_detection=False)
+        timer = threading.Timer(limit + HARD_STOP_GRACE, pytest_timeout.timeout_timer,
+                                (item, hard_stop))
+        timer.name, timer.daemon = "pytest-hard-stop", True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 @pytest.fixture(autouse=True)

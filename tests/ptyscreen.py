@@ -1,5 +1,8 @@
 """chatrepl in a real pseudo-terminal, read through a terminal emulator (pyte): tests wait for
-what the screen shows, not for bytes in the stream (prompt_toolkit redraws only what changed)."""
+what the screen shows, not for bytes in the stream (prompt_toolkit redraws only what changed).
+
+`Terminal` spawns chatrepl and reads it itself; `Screen` follows a child read with `expect`.
+"""
 
 from __future__ import annotations
 
@@ -70,3 +73,50 @@ class Terminal:
                 self.child.expect(pexpect.EOF, timeout=TIMEOUT)
         self.child.close(force=True)
         return self.child.exitstatus
+
+
+class Screen:
+    """The screen of a pexpect child that a test also reads with `child.expect`: attach it
+    (with the child's dimensions) before the child writes anything; pexpect hands it every
+    piece of output it reads, so `expect` and the screen stay in step.
+
+    `child.expect(text)` finds text anywhere in the output, a completion menu or a line later
+    redrawn included; a test that must know the state of the screen (the input line holds the
+    completed text before Enter is pressed) waits for it here instead.
+    """
+
+    def __init__(self, child: pexpect.spawn, rows: int, columns: int) -> None:
+        self.child = child
+        self.screen = pyte.Screen(columns, rows)
+        self._stream = pyte.Stream(self.screen)
+        child.logfile_read = self  # pexpect hands it every piece of output it reads
+
+    def write(self, text: str) -> None:
+        self._stream.feed(text)
+
+    def flush(self) -> None:
+        pass
+
+    def lines(self) -> list[str]:
+        return [line.rstrip() for line in self.screen.display]
+
+    def cursor_line(self) -> str:
+        return self.screen.display[self.screen.cursor.y].rstrip()
+
+    def wait_until(self, check: Callable[[Screen], bool], what: str, timeout: float) -> None:
+        """Read the child's output until `check(self)` holds; AssertionError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while not check(self):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                shown = "\n".join(line for line in self.lines() if line)
+                raise AssertionError(f"the screen never showed {what}; it shows:\n{shown}")
+            try:
+                self.child.read_nonblocking(size=65536, timeout=min(remaining, 1.0))
+            except pexpect.TIMEOUT:
+                continue
+
+    def wait_for_input_line(self, text: str, timeout: float) -> None:
+        """Wait until the line with the cursor (the prompt being edited) reads `text`."""
+        self.wait_until(lambda screen: screen.cursor_line() == text, f"the input line {text!r}",
+                        timeout)

@@ -66,30 +66,31 @@ def test_a_new_row_is_listed_found_and_dispatched(dummy_rows, chatrepl_home: Pat
 
 @pytest.mark.parametrize(("argv", "found"), [
     (["models", "gpt"], "models"),
-    (["--plain", "--no-discover", "models"], "models"),
-    (["--config", "x.yaml", "models"], "models"),
+    (["--config", "x.yaml", "models"], "models"),  # --config: the one option subcommands share
     (["--config=x.yaml", "models"], "models"),
-    (["-m", "models", "hello"], None),       # the value of -m, not a command
-    (["--sys", "models", "hello"], None),    # --sys is argparse's abbreviation of --system
+    (["--conf", "x.yaml", "models"], "models"),    # argparse's abbreviation of --config
+    (["--plain", "--no-discover", "models"], None),  # chat options first: a prompt
+    (["-m", "openai/gpt-4o-mini", "discover"], None),
+    (["-m", "models", "hello"], None),
+    (["--sys", "models", "hello"], None),
     (["--system", "info", "hello"], None),
-    (["hello", "models"], None),             # only the first word that is not an option
+    (["hello", "models"], None),
     (["--", "models"], None),
 ])
-def test_a_subcommand_is_only_the_first_word_that_is_no_option_or_option_value(
+def test_a_subcommand_is_only_the_first_argument_or_after_config(
         argv: list[str], found: str | None) -> None:
     command, rest = cli._split_command(argv, cli.build_parser(), SUBCOMMANDS)
     assert (command.name if command else None) == found
     assert rest == ([w for w in argv if w != found] if found else argv)
 
 
-def test_options_that_take_a_value_are_read_from_the_parser() -> None:
+def test_the_config_option_is_read_from_the_parser() -> None:
     parser = cli.build_parser()
-    parser.add_argument("--temperature")
     parser.add_argument("--stream", action="store_true")
-    command, _ = cli._split_command(["--temperature", "models"], parser, SUBCOMMANDS)
-    assert command is None
     command, _ = cli._split_command(["--stream", "models"], parser, SUBCOMMANDS)
-    assert command is not None and command.name == "models"
+    assert command is None
+    command, rest = cli._split_command(["--config", "c.yaml", "models"], parser, SUBCOMMANDS)
+    assert command is not None and command.name == "models" and rest == ["--config", "c.yaml"]
 
 
 # -- slash commands ----------------------------------------------------------------------------

@@ -10,9 +10,7 @@ from __future__ import annotations
 import copy
 import io
 import json
-import signal
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import Any
 
 import pytest
 from fakeserver import Behavior, FakeOpenAIServer
+from interrupts import Interrupter
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
@@ -282,34 +281,25 @@ def test_one_shot_error_after_partial_text_ends_the_line_first(make_setup, fault
     assert out.endswith("\n")
 
 
-class Tripwire(io.StringIO):
-    """A stdout that sends a real SIGINT to the main thread after `after` writes (Ctrl-C)."""
+def counting_printer(interrupter: Interrupter) -> type[Printer]:
+    """A Printer that tells `interrupter` of each piece of the reply (one per chunk read)."""
 
-    def __init__(self, after: int) -> None:
-        super().__init__()
-        self.after = after
-        self.writes = 0
-        self.thread: threading.Thread | None = None
+    class CountingPrinter(Printer):
+        def content(self, text: str) -> None:
+            super().content(text)
+            interrupter.progress()
 
-    def write(self, text: str) -> int:
-        written = super().write(text)
-        self.writes += 1
-        if self.writes == self.after and self.thread is None:
-            main_id = threading.main_thread().ident
-            assert main_id is not None
-            self.thread = threading.Thread(target=signal.pthread_kill, args=(main_id, signal.SIGINT))
-            self.thread.start()
-        return written
+    return CountingPrinter
 
 
-def test_one_shot_never_ending_stream_interrupted(make_setup) -> None:
-    assert threading.current_thread() is threading.main_thread()
+def test_one_shot_never_ending_stream_interrupted(make_setup, monkeypatch) -> None:
+    """Ctrl-C (a real SIGINT) once three chunks have arrived, again if chunks still come."""
     setup = make_setup()
     setup.server.behavior.chat_fault = "never_end"
-    stdout = Tripwire(after=3)
-    code, out, err = setup.main("-m", "fake/fake-chat", "hello", stdout=stdout)
-    assert stdout.thread is not None
-    stdout.thread.join(timeout=5)
+    with Interrupter(start_after=3) as interrupter:
+        monkeypatch.setattr("chatrepl.entry.Printer", counting_printer(interrupter))
+        code, out, err = setup.main("-m", "fake/fake-chat", "hello")
+    assert interrupter.raised >= 1
     assert code == 130
     assert "Traceback" not in err and err.count("\n") <= 1
     assert out.startswith("Hello from the ")
@@ -373,19 +363,18 @@ def test_repl_unknown_model_is_marked_and_others_suggested(make_setup) -> None:
 
 
 def test_repl_never_ending_stream_ctrl_c(make_setup) -> None:
-    assert threading.current_thread() is threading.main_thread()
     setup = make_setup()
     state, _out, err = build_state(setup)
     handle_line(state, "first")
     before = copy.deepcopy(state.chat.messages)
     setup.server.behavior.chat_fault = "never_end"
-    tripwire = Tripwire(after=4)
-    state.printer = Printer(tripwire, err)
-    handle_line(state, "second")
-    assert tripwire.thread is not None
-    tripwire.thread.join(timeout=5)
+    out = io.StringIO()
+    with Interrupter(start_after=4) as interrupter:
+        state.printer = counting_printer(interrupter)(out, err)
+        handle_line(state, "second")
+    assert interrupter.raised >= 1
     assert err.getvalue() == ""
-    assert "[interrupted]" in tripwire.getvalue()
+    assert "[interrupted]" in out.getvalue()
     assert state.chat.messages[:2] == before
     partial = state.chat.messages[3]
     assert state.chat.messages[2] == {"role": "user", "content": "second"}

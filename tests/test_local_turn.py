@@ -58,7 +58,21 @@ def server(tmp_path: Path, gate: Path):
         yield local
 
 
-def _state(home: Path, server: LocalServer) -> tuple[ReplState, io.StringIO]:
+class WatchedOut(io.StringIO):
+    """A terminal stand-in that says when the waiting notice has been written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if "waiting for the local model to load" in self.getvalue():
+            self.waiting.set()
+        return written
+
+
+def _state(home: Path, server: LocalServer) -> tuple[ReplState, WatchedOut]:
     # No retries: a request sent while the server is loading would fail, not be retried later.
     (home / "config.yaml").write_text("chat: {max_retries: 0}\nproviders: {}\n",
                                       encoding="utf-8")
@@ -68,7 +82,7 @@ def _state(home: Path, server: LocalServer) -> tuple[ReplState, io.StringIO]:
     runtime.discovery.add_providers({"local": server.provider_config()})
     chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="local",
                        model="standin-model")
-    out = io.StringIO()
+    out = WatchedOut()
     state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
                       Printer(out), local_server=server)
     return state, out
@@ -80,7 +94,7 @@ def test_a_turn_typed_while_loading_waits_and_is_answered(chatrepl_home: Path,
     results: list[TurnResult | None] = []
     turn = threading.Thread(target=lambda: results.append(state.run_turn("hi")))
     turn.start()
-    assert not server.wait_ready(0.3, poll=0.05)  # still loading: the turn is waiting
+    assert out.waiting.wait(WAIT)  # the turn has reached the wait: only now is the gate opened
     assert server.state == "loading" and turn.is_alive()
 
     with open(gate, "w") as opened:

@@ -30,6 +30,10 @@ from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
 from chatrepl.slash_commands import REGISTRY
 
+# A fixed number of examples each, CPU-bound: up to ~25 s on 2 busy cores, so 4 minutes before
+# the timeout rather than the suite's 60 s.
+pytestmark = pytest.mark.timeout(240)
+
 COMMON = {"database": None, "deadline": None,
           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much]}
 

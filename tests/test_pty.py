@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
 import pytest
+from ptyscreen import Screen
 
 TIMEOUT = 20
+ROWS, COLUMNS = 30, 120
 
 
 def _spawn(home: Path, *args: str) -> pexpect.spawn:
@@ -17,7 +20,7 @@ def _spawn(home: Path, *args: str) -> pexpect.spawn:
            "TERM": "xterm", "NO_COLOR": "1"}
     env.pop("CHATREPL_CONFIG", None)
     return pexpect.spawn(sys.executable, ["-m", "chatrepl", *args], env=env, encoding="utf-8",
-                         timeout=TIMEOUT, dimensions=(30, 120))
+                         timeout=TIMEOUT, dimensions=(ROWS, COLUMNS))
 
 
 @pytest.fixture
@@ -33,18 +36,44 @@ def configured_home(chatrepl_home: Path, fake_server) -> Path:
     return chatrepl_home
 
 
+def _menu_offers(name: str) -> Callable[[Screen], bool]:
+    """True once a line below the input line (the completion menu) offers `name`."""
+
+    def check(screen: Screen) -> bool:
+        lines = screen.lines()
+        return any(line.strip().startswith(name) for line in lines[screen.screen.cursor.y + 1:])
+
+    return check
+
+
+def _interrupt_the_endless_reply(child: pexpect.spawn) -> None:
+    """Ctrl-C until `[interrupted]` shows; pressed again only while the reply's dots still come
+    long after it (a lost interrupt), so that no Ctrl-C lands after the reply has stopped."""
+    for _ in range(5):
+        child.sendcontrol("c")
+        for _dot in range(200):  # about 4 s of the stream at one dot per 20 ms
+            if child.expect([r"\[interrupted\]", r"\."]) == 0:
+                return
+    raise AssertionError("Ctrl-C never stopped the reply")
+
+
 def test_complete_switch_chat_interrupt_and_exit(configured_home: Path, fake_server) -> None:
     child = _spawn(configured_home)
+    screen = Screen(child, ROWS, COLUMNS)
     try:
         child.expect("›")
         child.send("/model\r")  # answered once the config has loaded behind the prompt
         child.expect("model: fake/fake-chat")
         child.expect("›")
         child.send("/model larg")
+        # Tab once the menu is up (a Tab pressed while the completer thread still works is
+        # dropped), Enter once Tab has put the name in the input line.
+        screen.wait_until(_menu_offers("fake/fake-large-model"), "the completion menu", TIMEOUT)
         child.send("\t")
-        child.expect("fake/fake-large-model")  # the completion menu (or the completed text)
+        screen.wait_for_input_line("› /model fake/fake-large-model", TIMEOUT)
         child.send("\r")
         child.expect("model: fake/fake-large-model")
+        child.expect("›")
 
         fake_server.behavior.chat_reply = "pong from the loopback server"
         child.send("ping\r")
@@ -55,8 +84,7 @@ def test_complete_switch_chat_interrupt_and_exit(configured_home: Path, fake_ser
         fake_server.behavior.chunk_delay = 0.02
         child.send("tell me a very long story\r")
         child.expect(r"w?\.\.\.")  # dots keep arriving from the endless stream
-        child.sendcontrol("c")
-        child.expect(r"\[interrupted\]")
+        _interrupt_the_endless_reply(child)
         child.expect("›")
 
         fake_server.behavior.chat_fault = None

@@ -9,11 +9,18 @@ import openai
 import pytest
 from fakeserver import FakeOpenAIServer
 
+from chatrepl.chat import ChatSession
+from chatrepl.config import ChatSettings
+from chatrepl.manager import ProviderManager
+from chatrepl.reply import Reply
 from chatrepl.streamchunks import iter_chunks
 
 
 def _stream(server: FakeOpenAIServer) -> Any:
-    client = openai.OpenAI(base_url=server.url, api_key="not-needed", max_retries=0)
+    # The SDK's own default client, given explicitly: openai < 1.55.3 builds its default with
+    # `proxies=`, which httpx 0.28 no longer takes (chatrepl's clients pass one too).
+    client = openai.OpenAI(base_url=server.url, api_key="not-needed", max_retries=0,
+                           http_client=openai.DefaultHttpxClient())
     return client.chat.completions.create(model="fake-chat", stream=True,
                                           messages=[{"role": "user", "content": "hi"}])
 
@@ -70,3 +77,27 @@ def test_an_error_event_raises_the_sdks_api_error(fake_server: FakeOpenAIServer,
     assert caught.value.message == message
     assert "".join(received) == "Hello from the "
     assert stream.response.is_closed
+
+
+def test_the_installed_sdk_takes_the_fast_path(fake_server: FakeOpenAIServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A turn with the installed openai SDK reads plain JSON off `Stream._iter_events`; an SDK
+    change that sends it down the fallback (one model object per chunk, several times slower)
+    fails here rather than silently slowing every reply."""
+    assert callable(getattr(openai.Stream, "_iter_events", None)), (
+        f"openai {openai.__version__}: no Stream._iter_events, streaming takes the slow path")
+    kinds: list[type] = []
+    add_chunk = Reply.add_chunk
+
+    def spy(reply: Reply, chunk: Any) -> None:
+        kinds.append(type(chunk))
+        add_chunk(reply, chunk)
+
+    monkeypatch.setattr(Reply, "add_chunk", spy)
+    manager = ProviderManager({"local": {"base_url": fake_server.url, "valid_models": ["fake-chat"]}})
+    session = ChatSession(manager, {"LOCAL_API_KEY": "sk-test"}, ChatSettings(max_retries=0),
+                          provider="local", model="fake-chat")
+    result = session.send("hi")
+
+    assert result.text == fake_server.behavior.chat_reply
+    assert kinds and set(kinds) == {dict}

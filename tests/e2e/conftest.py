@@ -5,7 +5,8 @@ installs both), except under CI (`CI` set), where a missing install is a failure
 installs the extra, so a skip there would hide a broken install step.
 
 Figures measured on the way (start-up, first token, tokens/s) are printed at the end of the
-run; nothing asserts a duration.
+run; nothing asserts a duration. Each e2e test may take E2E_TIMEOUT seconds (the first one
+starts the server, which may wait SERVER_WAIT for it), not the suite's default 60.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from chatrepl.localmodel import LocalServerError, find_gguf, llama_cpp_available
 from chatrepl.localserver import LocalServer
 
 E2E_KEY_ENV = "CHATREPL_E2E_LOCAL_KEY"
+E2E_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("e2e") is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT))
 
 
 @pytest.fixture(scope="session")

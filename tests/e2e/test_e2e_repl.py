@@ -13,6 +13,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from e2e_support import PROMPT, REPLY_WAIT, WORDS, record, run_chatrepl, spawn_repl
+from ptyscreen import Screen
 
 pytestmark = pytest.mark.e2e
 
@@ -54,13 +55,20 @@ def test_repl_completes_chats_interrupts_rediscovers_and_exits(local_home, llama
     assert run_chatrepl(home, "discover").returncode == 0  # the model is known at start-up
     first_discovery = _discovered_at(home)
     child = spawn_repl(home)
+    screen = Screen(child, 30, 120)  # spawn_repl's dimensions
     try:
         child.expect_exact(PROMPT, timeout=30)
 
-        # /model + part of the name + Tab completes it; Enter switches to it.
+        # /model + part of the name + Tab completes it; Enter switches to it. Tab once the menu
+        # is up (a Tab pressed while the completer thread works is dropped), Enter once the
+        # name is in the input line.
         child.send("/model smol")
+        screen.wait_until(lambda shown: any(model_id in line for line in
+                                            shown.lines()[shown.screen.cursor.y + 1:]),
+                          "the completion menu", REPLY_WAIT)
         child.send("\t")
-        child.expect_exact(model_id)  # completed in the line (or offered in the menu)
+        screen.wait_until(lambda shown: model_id in shown.cursor_line(), "the completed name",
+                          REPLY_WAIT)
         _enter(child, "")
 
         # A question gets an answer on screen, saved with the model it came from.
