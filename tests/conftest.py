@@ -21,6 +21,7 @@ from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from chathelpers import MakeSession, session_maker
 from fakeserver import FakeOpenAIServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -107,3 +108,9 @@ def write_config(chatrepl_home: Path):
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def make_session(fake_server: FakeOpenAIServer) -> MakeSession:
+    """make(...) -> a ChatSession on `local/fake-chat` of the loopback server."""
+    return session_maker(fake_server)

@@ -136,11 +136,11 @@ def check_autosave(state_dir: Path, tags: set[str], at_least: int) -> tuple[str,
     session = ChatSession.from_dict(data, ProviderManager({}), {}, ChatSettings())
     messages = session.messages
     assert messages, "an autosave with no messages was never written"
-    tag = messages[0]["content"].split(" ", 1)[0]
+    tag = messages[0].content.split(" ", 1)[0]
     assert tag in tags
     for index, item in enumerate(messages):
-        assert item["content"].startswith(f"{tag} message {index} ")
-        assert item["role"] == ("user" if index % 2 == 0 else "assistant")
+        assert item.content.startswith(f"{tag} message {index} ")
+        assert item.role == ("user" if index % 2 == 0 else "assistant")
     generation = len(messages) - 1
     assert generation >= at_least, "older than a write the child had finished"
     assert private(path)

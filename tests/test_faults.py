@@ -7,7 +7,6 @@ the server saw bounded by 1 + max_retries (max_retries is 1 in these configs).
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import socket
@@ -28,6 +27,7 @@ from chatrepl.chat import ChatSession
 from chatrepl.cli import main
 from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore
 from chatrepl.discovery import ModelDiscoveryService
+from chatrepl.messages import Message
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
 from chatrepl.repl import Prepared, discovery_status, handle_line, run_repl
@@ -328,7 +328,7 @@ def test_repl_fault(make_setup, fault: Fault) -> None:
     state, _out, err = build_state(setup)
     handle_line(state, "first")
     assert err.getvalue() == "" and len(state.chat.messages) == 2
-    before = copy.deepcopy(state.chat.messages)
+    before = list(state.chat.messages)
     saved = setup.autosave()
 
     setup.apply(fault)
@@ -346,7 +346,7 @@ def test_repl_fault(make_setup, fault: Fault) -> None:
     setup.heal()
     handle_line(state, "/model fake/fake-chat")
     handle_line(state, "third")
-    assert [m["content"] for m in state.chat.messages if m["role"] == "user"] == ["first", "third"]
+    assert [m.content for m in state.chat.messages if m.role == "user"] == ["first", "third"]
     sent = setup.server.requests[-1].body["messages"]
     assert [m["content"] for m in sent if m["role"] == "user"] == ["first", "third"]
 
@@ -366,7 +366,7 @@ def test_repl_never_ending_stream_ctrl_c(make_setup) -> None:
     setup = make_setup()
     state, _out, err = build_state(setup)
     handle_line(state, "first")
-    before = copy.deepcopy(state.chat.messages)
+    before = list(state.chat.messages)
     setup.server.behavior.chat_fault = "never_end"
     out = io.StringIO()
     with Interrupter(start_after=4) as interrupter:
@@ -377,8 +377,8 @@ def test_repl_never_ending_stream_ctrl_c(make_setup) -> None:
     assert "[interrupted]" in out.getvalue()
     assert state.chat.messages[:2] == before
     partial = state.chat.messages[3]
-    assert state.chat.messages[2] == {"role": "user", "content": "second"}
-    assert partial["interrupted"] is True and partial["content"].startswith("Hello")
+    assert state.chat.messages[2] == Message("user", "second")
+    assert partial.interrupted is True and partial.content.startswith("Hello")
     assert json.loads(setup.autosave() or b"{}")["messages"][3]["interrupted"] is True
 
     setup.heal()
@@ -386,7 +386,7 @@ def test_repl_never_ending_stream_ctrl_c(make_setup) -> None:
     assert len(state.chat.messages) == 6
     sent = setup.server.requests[-1].body["messages"]
     assert all(set(m) == {"role", "content"} for m in sent)
-    assert sent[3]["content"] == partial["content"]
+    assert sent[3]["content"] == partial.content
 
 
 def test_repl_loop_stays_alive_through_errors(make_setup) -> None:
@@ -402,8 +402,8 @@ def test_repl_loop_stays_alive_through_errors(make_setup) -> None:
         assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
                         history_path=state.runtime.paths.history_file) == 0
     assert err.getvalue().count("\n") == 1 and "cannot connect" in err.getvalue()
-    assert [m["content"] for m in state.chat.messages if m["role"] == "user"] == ["first", "third"]
-    assert state.store.load("after-errors")["messages"] == state.chat.messages
+    assert [m.content for m in state.chat.messages if m.role == "user"] == ["first", "third"]
+    assert state.store.load("after-errors")["messages"] == [m.to_json() for m in state.chat.messages]
 
 
 # -- discovery -------------------------------------------------------------------------------

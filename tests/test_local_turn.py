@@ -17,6 +17,7 @@ import pytest
 
 from chatrepl.chat import ChatSession, TurnResult
 from chatrepl.localserver import LocalServer
+from chatrepl.messages import Message
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
 from chatrepl.replstate import ReplState
@@ -105,8 +106,8 @@ def test_a_turn_typed_while_loading_waits_and_is_answered(chatrepl_home: Path,
     assert results[0] is not None, out.getvalue()
     assert results[0].text == "Hello from the fake server."
     assert "waiting for the local model to load" in out.getvalue()
-    assert state.chat.messages[-1] == {"role": "assistant", "content": "Hello from the fake server."}
-    assert state.store.load_autosave()["messages"] == state.chat.messages
+    assert state.chat.messages[-1] == Message("assistant", "Hello from the fake server.")
+    assert state.store.load_autosave()["messages"] == [m.to_json() for m in state.chat.messages]
 
 
 def test_a_turn_on_a_server_that_died_says_why_and_keeps_the_conversation(

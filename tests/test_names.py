@@ -147,7 +147,7 @@ def test_load_of_a_conversation_whose_provider_is_gone(
     said = [line for line in lines if "'gone'" in line]
     assert len(said) == 1 and "using fake/fake-chat instead" in said[0]
     assert state.current_model == "fake/fake-chat"
-    assert [m["content"] for m in state.chat.messages] == ["earlier", "reply"]
+    assert [m.content for m in state.chat.messages] == ["earlier", "reply"]
     assert sent_models(fake_server) == []
 
 

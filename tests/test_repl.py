@@ -13,6 +13,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from chatrepl.chat import ChatSession
+from chatrepl.messages import Message
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
 from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
@@ -64,7 +65,7 @@ def test_chat_turn_streams_reply_and_autosaves(repl, fake_server, chatrepl_home:
     fake_server.behavior.chat_reply = "Hi there friend"
     state, printed = repl("hello")
     assert "Hi there friend" in printed
-    assert [m["role"] for m in state.chat.messages] == ["user", "assistant"]
+    assert [m.role for m in state.chat.messages] == ["user", "assistant"]
     saved = json.loads((chatrepl_home / "state" / "autosave.json").read_text())
     assert saved["messages"][1]["content"] == "Hi there friend"
 
@@ -107,7 +108,7 @@ def test_error_keeps_conversation_and_repl_alive(repl, fake_server) -> None:
 def test_save_and_load_round_trip(repl, fake_server) -> None:
     state, printed = repl("remember this", "/save mytalk", "/clear", "/load mytalk")
     assert "saved to" in printed
-    assert state.chat.messages[0]["content"] == "remember this"
+    assert state.chat.messages[0].content == "remember this"
     assert "mytalk" in state.store.names()
 
 
@@ -115,7 +116,7 @@ def test_system_retry_and_exit(repl, fake_server) -> None:
     fake_server.behavior.chat_reply = "again"
     state, printed = repl("/system Be brief.", "/sp", "question", "/retry", "/exit", "never sent")
     assert "system prompt: Be brief." in printed
-    assert [m["role"] for m in state.chat.messages] == ["user", "assistant"]
+    assert [m.role for m in state.chat.messages] == ["user", "assistant"]
     assert fake_server.count("/chat/completions") == 2
     assert state.should_exit
     bodies = [r.body for r in fake_server.requests if r.path.endswith("/chat/completions")]
@@ -173,8 +174,8 @@ def test_switching_to_a_smaller_context_warns_before_sending(catalog_repl, fake_
     state, printed = catalog_repl("/model o3m")
     assert "context window" not in printed
     # ~150k tokens: fits o3-mini (200k), not gpt-4o-mini (128k).
-    state.chat.messages = [{"role": "user", "content": "word " * 120_000},
-                           {"role": "assistant", "content": "ok"}]
+    state.chat.messages = [Message("user", "word " * 120_000),
+                           Message("assistant", "ok")]
     state, printed = catalog_repl("/model 4o-mini")
     assert "larger than openai/gpt-4o-mini's context window (128,000)" in printed
     assert state.current_model == "openai/gpt-4o-mini"
@@ -269,7 +270,7 @@ def test_streamed_text_is_written_per_frame_not_per_chunk() -> None:
 
 def test_alt_enter_adds_a_line_and_a_paste_stays_one_message(repl, fake_server) -> None:
     state, _ = repl("first line\x1b\rsecond line", "\x1b[200~pasted one\npasted two\x1b[201~")
-    users = [m["content"] for m in state.chat.messages if m["role"] == "user"]
+    users = [m.content for m in state.chat.messages if m.role == "user"]
     assert users == ["first line\nsecond line", "pasted one\npasted two"]
 
 

@@ -50,7 +50,7 @@ def test_retry_command_after_a_failed_first_message(repl, fake_server: FakeOpenA
     fake_server.behavior.chat_status = 200
     handle_line(state, "/retry")
     assert err.getvalue().count("\n") == 1  # no "nothing to retry"
-    assert [m["content"] for m in state.chat.messages] == ["my question", REPLY]
+    assert [m.content for m in state.chat.messages] == ["my question", REPLY]
 
 
 @pytest.mark.parametrize("fault", ["nested_chunk", "huge_usage", "giant_event"])
@@ -63,7 +63,7 @@ def test_hostile_reply_is_one_line_and_the_loop_goes_on(repl, fake_server: FakeO
     assert not state.should_exit and state.chat.messages == []
     fake_server.behavior.chat_fault = None
     handle_line(state, "/retry")
-    assert [m["content"] for m in state.chat.messages] == ["first", REPLY]
+    assert [m.content for m in state.chat.messages] == ["first", REPLY]
 
 
 def test_absurd_usage_leaves_the_toolbar_readable(repl, fake_server: FakeOpenAIServer) -> None:
