@@ -35,12 +35,12 @@ class SavedMessage(_Saved):
     role: Literal["user", "assistant", "system"]
     content: str
     interrupted: bool = False
-    attachments: tuple[dict[str, Any], ...] = ()
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict)
 
     def message(self) -> Message:
         return Message(self.role, self.content, interrupted=self.interrupted,
-                       attachments=self.attachments, parameters=self.parameters)
+                       attachments=tuple(self.attachments), parameters=self.parameters)
 
 
 class SavedTotals(_Saved):
@@ -56,7 +56,7 @@ class SavedSession(_Saved):
     provider: str = Field(min_length=1)
     model: str = Field(min_length=1)
     system_prompt: str | None = None
-    messages: tuple[SavedMessage, ...] = ()
+    messages: list[SavedMessage] = Field(default_factory=list)
     unsent: str | None = None
     totals: SavedTotals | None = None
 
@@ -77,9 +77,9 @@ def _where(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
-            text += f" {part + 1}" if text == "message" else f"[{part}]"
+            text = f"message {part + 1}" if text == "messages" else f"{text}[{part}]"
         else:
-            text += ("." if text else "") + ("message" if part == "messages" else part)
+            text += ("." if text else "") + part
     return text
 
 
