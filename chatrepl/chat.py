@@ -41,7 +41,7 @@ from chatrepl.clients import (
     transport_error_types,
 )
 from chatrepl.config import ChatSettings, ProviderConfig
-from chatrepl.errors import ChatReplError, ProviderError, UnknownProviderError
+from chatrepl.errors import ChatError, ChatReplError, ProviderError, UnknownProviderError
 from chatrepl.limits import (
     MAX_REPLY_CHARS,
     MAX_SHOWN_ERROR_CHARS,
@@ -62,25 +62,6 @@ if TYPE_CHECKING:
 # A conversation this large (in ~4-character tokens) may not fit a small model's context: a
 # server that drops it without answering is said to have likely run out of context.
 CONTEXT_HINT_TOKENS = 1000
-
-
-class ChatError(ProviderError):
-    """A chat turn failed. `str()` is the one line to show; the conversation is unchanged.
-
-    `model_not_found` is True when the provider said the model does not exist (the caller may
-    mark it invalid and suggest close names); `partial` holds reply text that arrived before
-    the failure; `status` is the HTTP status when there was one.
-    """
-
-    def __init__(self, message: str, *, provider: str = "", model: str = "",
-                 status: int | None = None, model_not_found: bool = False,
-                 partial: str = "") -> None:
-        super().__init__(message)
-        self.provider = provider
-        self.model = model
-        self.status = status
-        self.model_not_found = model_not_found
-        self.partial = partial
 
 
 def _long(wire: list[dict[str, str]]) -> bool:

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatrepl.chat import ChatError, ChatSession, TurnResult, rehome
-from chatrepl.errors import ChatReplError, StateError
+from chatrepl.chat import ChatSession, TurnResult, rehome
+from chatrepl.errors import ChatError, ChatReplError, StateError
 from chatrepl.modelinfo import format_cost
 from chatrepl.recent import remember_model
 from chatrepl.render import Printer

@@ -9,8 +9,9 @@ import pytest
 from chathelpers import KEY, REPLY, MakeSession, chat_bodies, first_exchange
 from fakeserver import FakeOpenAIServer
 
-from chatrepl.chat import ChatError, ChatSession, TurnResult
+from chatrepl.chat import ChatSession, TurnResult
 from chatrepl.config import ChatSettings
+from chatrepl.errors import ChatError
 from chatrepl.manager import ProviderManager
 from chatrepl.messages import Message
 from chatrepl.reply import StreamEvent, Usage

@@ -13,9 +13,10 @@ import openai
 import pytest
 from fakeserver import ERROR_SHAPES, FakeOpenAIServer
 
-from chatrepl.chat import ChatError, ChatSession
+from chatrepl.chat import ChatSession
 from chatrepl.clients import describe_api_error, make_client
 from chatrepl.config import ChatSettings, ProviderConfig
+from chatrepl.errors import ChatError
 from chatrepl.limits import MAX_REPLY_CHARS, BoundExceeded
 from chatrepl.manager import ProviderManager
 from chatrepl.messages import Message

@@ -9,9 +9,9 @@ from chathelpers import REPLY, MakeSession, chat_bodies, chat_manager, first_exc
 from fakeserver import FakeOpenAIServer
 from interrupts import Interrupter
 
-from chatrepl.chat import ChatError, ChatSession, TurnResult
+from chatrepl.chat import ChatSession, TurnResult
 from chatrepl.config import ChatSettings
-from chatrepl.errors import UnknownProviderError
+from chatrepl.errors import ChatError, UnknownProviderError
 from chatrepl.messages import Message
 from chatrepl.reply import Usage
 

@@ -22,9 +22,10 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from chatrepl.chat import ChatError, ChatSession
+from chatrepl.chat import ChatSession
 from chatrepl.cli import main
 from chatrepl.clients import redacted_key
+from chatrepl.errors import ChatError
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
 from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
