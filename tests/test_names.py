@@ -198,7 +198,7 @@ def test_a_model_both_valid_and_invalid_is_never_offered(
             manager.resolve(name)
     with pytest.raises(InvalidModelError):
         manager.resolve("fake/embed-3")
-    assert manager["fake"].find_model("embed") is None
+    assert manager["fake"].exact_model("embed-3") is None
     code, out, _err = run(chatrepl_home, "models", "--json")
     assert code == 0 and "embed-3" not in out and "fake-chat" in out
     state, _notices, printed = repl_state(chatrepl_home)
