@@ -22,8 +22,8 @@ from interrupts import Interrupter
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from replhelpers import build_repl_state
 
-from chatrepl.chat import ChatSession
 from chatrepl.cli import main
 from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore
 from chatrepl.discovery import ModelDiscoveryService
@@ -33,7 +33,6 @@ from chatrepl.render import Printer
 from chatrepl.repl import Prepared, discovery_status, handle_line, run_repl
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
-from chatrepl.sessions import SessionStore
 
 MAX_RETRIES = 1
 KNOWN = ["fake-chat", "extra-a", "extra-b"]
@@ -313,13 +312,7 @@ def test_one_shot_never_ending_stream_interrupted(make_setup, monkeypatch) -> No
 # -- the REPL layer --------------------------------------------------------------------------
 
 def build_state(setup: Setup) -> tuple[ReplState, io.StringIO, io.StringIO]:
-    paths = setup.paths
-    runtime = build_runtime(paths, setup.env, synchronous=True)
-    store = SessionStore(paths.sessions_dir, paths.autosave_file)
-    chat = ChatSession(runtime.manager, setup.env, runtime.config.chat, provider="fake",
-                       model="fake-chat")
-    out, err = io.StringIO(), io.StringIO()
-    return ReplState(runtime, chat, store, Printer(out, err)), out, err
+    return build_repl_state(None, "fake", "fake-chat", env=setup.env, separate_err=True)
 
 
 @pytest.mark.parametrize("fault", params(CHAT_FAULTS))

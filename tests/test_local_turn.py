@@ -14,15 +14,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from replhelpers import build_repl_state
 
-from chatrepl.chat import ChatSession, TurnResult
+from chatrepl.chat import TurnResult
 from chatrepl.localserver import LocalServer
 from chatrepl.messages import Message
-from chatrepl.paths import resolve_paths
-from chatrepl.render import Printer
 from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
-from chatrepl.sessions import SessionStore
 
 TESTS = Path(__file__).resolve().parent
 WAIT = 20.0
@@ -77,15 +74,10 @@ def _state(home: Path, server: LocalServer) -> tuple[ReplState, WatchedOut]:
     # No retries: a request sent while the server is loading would fail, not be retried later.
     (home / "config.yaml").write_text("chat: {max_retries: 0}\nproviders: {}\n",
                                       encoding="utf-8")
-    env = {"CHATREPL_HOME": str(home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    runtime.discovery.add_providers({"local": server.provider_config()})
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="local",
-                       model="standin-model")
     out = WatchedOut()
-    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                      Printer(out), local_server=server)
+    state, _out, _err = build_repl_state(home, "local", "standin-model", out=out,
+                                         local_server=server)
+    state.runtime.discovery.add_providers({"local": server.provider_config()})
     return state, out
 
 

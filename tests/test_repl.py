@@ -11,28 +11,19 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from replhelpers import build_repl_state
 
-from chatrepl.chat import ChatSession
 from chatrepl.messages import Message
-from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
 from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
 from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
-from chatrepl.sessions import SessionStore
 
 
 def repl_runner(home: Path, config: str, provider: str, model: str, *, since_last_run: bool = False):
     """Write `config`, build a REPL state, and return a function that runs the REPL over typed
     lines and returns (state, printed text; only this run's text when `since_last_run`)."""
     (home / "config.yaml").write_text(config, encoding="utf-8")
-    env = {"CHATREPL_HOME": str(home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    store = SessionStore(paths.sessions_dir, paths.autosave_file)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider=provider, model=model)
-    out = io.StringIO()
-    state = ReplState(runtime, chat, store, Printer(out))
+    state, out, _err = build_repl_state(home, provider, model)
 
     def run(*lines: str) -> tuple[ReplState, str]:
         start = len(out.getvalue()) if since_last_run else 0
@@ -214,16 +205,11 @@ def test_markdown_printer_styles_completed_lines_only_when_colour_is_on() -> Non
     assert plain.getvalue() == "# Title\nplain text\n"
 
 
-def test_background_work_starts_once_after_the_first_prompt_is_drawn(repl, chatrepl_home) -> None:
+def test_background_work_starts_once_after_the_first_prompt_is_drawn(repl, make_repl_state) -> None:
     from chatrepl.repl import run_repl as run
 
     calls: list[int] = []
-    env = {"CHATREPL_HOME": str(chatrepl_home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="fake", model="fake-chat")
-    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                      Printer(io.StringIO()))
+    state = make_repl_state("fake", "fake-chat").state
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         pipe.send_text("/model\r/model\r\x04")
         assert run(lambda _terminal: Prepared(state, (), lambda: calls.append(1)), input=pipe,
