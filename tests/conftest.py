@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from chathelpers import MakeSession, session_maker
 from fakeserver import FakeOpenAIServer
+from faultsetup import Setup, setup_maker
 from replhelpers import BuiltRepl, build_repl_state
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -126,3 +127,11 @@ def make_repl_state(chatrepl_home: Path) -> Callable[..., BuiltRepl]:
         return build_repl_state(chatrepl_home, provider, model, **options)
 
     return make
+
+
+@pytest.fixture
+def make_setup(chatrepl_home: Path,
+               fake_server: FakeOpenAIServer) -> Iterator[Callable[..., Setup]]:
+    """make(fault=None) -> a home configured for one fault mode (see faultsetup.Setup)."""
+    with setup_maker(chatrepl_home, fake_server) as make:
+        yield make
