@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import Behavior, FakeOpenAIServer
+from fakebehavior import Behavior
+from fakeserver import FakeOpenAIServer
 from replhelpers import BuiltRepl, build_repl_state
 
 from chatrepl.cli import main

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import openai
 import pytest
-from fakeserver import ERROR_SHAPES, FakeOpenAIServer
+from fakebehavior import ERROR_SHAPES
+from fakeserver import FakeOpenAIServer
 
 from chatrepl.chat import ChatSession
 from chatrepl.clients import describe_api_error, make_client

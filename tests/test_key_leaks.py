@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fakeserver import Behavior, FakeOpenAIServer
+from fakebehavior import Behavior
+from fakeserver import FakeOpenAIServer
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
