@@ -6,63 +6,17 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from catalogdata import RAW, model, provider
+from catalogdata import NEW_RAW, RAW, api_server
 
 from chatrepl.catalog import (
     Catalog,
 )
 
 # -- refresh ---------------------------------------------------------------------------------
-
-
-NEW_RAW = {"newco": provider("newco", model("new-model-1", context=32768, price=(0.1, 0.2)))}
-
-
-class _Routes:
-    def __init__(self) -> None:
-        self.status = 200
-        self.body = json.dumps(NEW_RAW).encode()
-        self.hits = 0
-        self.lock = threading.Lock()
-
-
-@contextmanager
-def api_server() -> Iterator[tuple[str, _Routes]]:
-    """A loopback HTTP server that answers GET /api.json with `routes.body`."""
-    routes = _Routes()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def do_GET(self) -> None:
-            with routes.lock:
-                routes.hits += 1
-            status, body = (routes.status, routes.body) if self.path == "/api.json" else (404, b"{}")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api.json", routes
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from catalogdata import RAW, api_server, model, provider
 from fakeserver import FakeOpenAIServer
-from test_catalog import RAW, api_server, model, provider
 
 from chatrepl.catalog import Catalog, _SafeRedirects, redirect_allowed
 from chatrepl.errors import CatalogError
