@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from chathelpers import KEY, REPLY, MakeSession, chat_manager, stop_after
-from conftest import FIXTURES
 from fakeserver import FakeOpenAIServer
 
 from chatrepl.chat import ChatSession
@@ -16,6 +16,8 @@ from chatrepl.errors import StateError
 from chatrepl.messages import Message
 from chatrepl.reply import Usage
 from chatrepl.sessionfile import SESSION_VERSION
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_to_dict_from_dict_round_trip(make_session: MakeSession,
