@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatrepl.errors import ChatReplError
+from chatrepl.errors import CatalogError
 from chatrepl.fsutil import write_atomic
 from chatrepl.modelinfo import (  # noqa: F401  (re-exported: the catalog's public names)
     FACT_FIELDS,
@@ -104,10 +104,6 @@ _VENDOR_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 
 _DATE_SUFFIX = re.compile(r"(?:-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8})$")
-
-
-class CatalogError(ChatReplError):
-    """Catalog data that cannot be used (a corrupt download or cache file)."""
 
 
 # -- matching ------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ Conversation rules (what `ChatSession.messages` holds after a turn):
 * Success: the user message and the assistant reply are appended.
 * Interrupted (Ctrl-C, i.e. `KeyboardInterrupt` while streaming, or the `cancel` event set):
   the HTTP stream is closed. If some reply text had arrived, the user message and the partial
-  reply are appended; the reply dict carries `"interrupted": True` (its `content` is exactly
-  the text received). The flag is stripped before messages are sent again, so the provider sees
-  a plain assistant message. If no reply text had arrived, the conversation is left as it was.
+  reply are appended; the reply `Message` has `interrupted=True` (its `content` is exactly
+  the text received). Only role and content are sent again, so the provider sees a plain
+  assistant message. If no reply text had arrived, the conversation is left as it was.
   No exception escapes; the result has `interrupted=True`.
 * Error (HTTP error, timeout, connection refused, error event in the stream, connection cut
   mid-reply, a reply over `limits`' bounds): `ChatError` is raised with one line to show, and
@@ -41,7 +41,7 @@ from chatrepl.clients import (
     transport_error_types,
 )
 from chatrepl.config import ChatSettings, ProviderConfig
-from chatrepl.errors import ChatReplError, ProviderError, StateError, UnknownProviderError
+from chatrepl.errors import ChatError, ChatReplError, ProviderError, UnknownProviderError
 from chatrepl.limits import (
     MAX_REPLY_CHARS,
     MAX_SHOWN_ERROR_CHARS,
@@ -51,37 +51,17 @@ from chatrepl.limits import (
     reply_deadline,
 )
 from chatrepl.manager import ProviderManager
-from chatrepl.reply import EventCallback, Reply, Usage, usage_from
+from chatrepl.messages import Message, assistant, user
+from chatrepl.reply import EventCallback, Reply, Usage
+from chatrepl.sessionfile import SESSION_FORMAT, SESSION_VERSION, read_session
 from chatrepl.streamchunks import MalformedChunk, iter_chunks
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-SESSION_FORMAT = "chatrepl-session"
-SESSION_VERSION = 1
-_ROLES = frozenset({"user", "assistant", "system"})
 # A conversation this large (in ~4-character tokens) may not fit a small model's context: a
 # server that drops it without answering is said to have likely run out of context.
 CONTEXT_HINT_TOKENS = 1000
-
-
-class ChatError(ProviderError):
-    """A chat turn failed. `str()` is the one line to show; the conversation is unchanged.
-
-    `model_not_found` is True when the provider said the model does not exist (the caller may
-    mark it invalid and suggest close names); `partial` holds reply text that arrived before
-    the failure; `status` is the HTTP status when there was one.
-    """
-
-    def __init__(self, message: str, *, provider: str = "", model: str = "",
-                 status: int | None = None, model_not_found: bool = False,
-                 partial: str = "") -> None:
-        super().__init__(message)
-        self.provider = provider
-        self.model = model
-        self.status = status
-        self.model_not_found = model_not_found
-        self.partial = partial
 
 
 def _long(wire: list[dict[str, str]]) -> bool:
@@ -105,9 +85,9 @@ class TurnResult:
 class ChatSession:
     """One conversation with one model at a time.
 
-    `messages` holds {"role", "content"} dicts (an interrupted reply also has
-    "interrupted": True); the system prompt is kept apart in `system_prompt` and put first when
-    sending. `totals` sums the usage reported over the session (`clear()` keeps it).
+    `messages` holds frozen `Message`s (an interrupted reply has `interrupted=True`); the
+    system prompt is kept apart in `system_prompt` and put first when sending. `totals` sums
+    the usage reported over the session (`clear()` keeps it).
 
     A session runs one turn at a time. `messages` is replaced by a new list at the end of a turn
     (never edited in place), so another thread (autosave) sees the old or the new conversation.
@@ -121,7 +101,7 @@ class ChatSession:
         self.provider = provider
         self.model = model
         self.system_prompt = system_prompt
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[Message] = []
         self.totals = Usage()
         self.unsent: str | None = None  # the user message of a turn that failed; retry() sends it
         # Providers that answered 400 to `stream_options`; asked without it from then on.
@@ -157,7 +137,7 @@ class ChatSession:
 
     def can_retry(self) -> bool:
         """True when there is a message for `retry()` to send."""
-        return self.unsent is not None or any(m.get("role") == "user" for m in self.messages)
+        return self.unsent is not None or any(m.role == "user" for m in self.messages)
 
     def retry(self, on_event: EventCallback | None = None,
               cancel: threading.Event | None = None) -> TurnResult:
@@ -171,17 +151,15 @@ class ChatSession:
             return self.send(self.unsent, on_event, cancel)
         messages = list(self.messages)
         for index in range(len(messages) - 1, -1, -1):
-            if messages[index].get("role") == "user":
-                return self._turn(messages[:index], str(messages[index]["content"]),
-                                  on_event, cancel)
+            if messages[index].role == "user":
+                return self._turn(messages[:index], messages[index].content, on_event, cancel)
         raise ChatError("nothing to retry: no message has been sent yet",
                         provider=self.provider, model=self.model)
 
-    def wire_messages(self, messages: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
+    def wire_messages(self, messages: list[Message] | None = None) -> list[dict[str, str]]:
         """What is sent to the provider: the system prompt, then role and content only."""
         wire = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        for message in self.messages if messages is None else messages:
-            wire.append({"role": str(message["role"]), "content": str(message["content"])})
+        wire += [m.wire() for m in (self.messages if messages is None else messages)]
         return wire
 
     # -- one turn --------------------------------------------------------------------------
@@ -203,15 +181,15 @@ class ChatSession:
         except ProviderError as exc:
             raise ChatError(str(exc), provider=provider.id, model=self.model) from None
 
-    def _turn(self, base: list[dict[str, Any]], text: str, on_event: EventCallback | None,
+    def _turn(self, base: list[Message], text: str, on_event: EventCallback | None,
               cancel: threading.Event | None) -> TurnResult:
         """One request and its reply; see the module docstring for `messages`."""
         import openai
 
         provider = self._provider_config()
         client = self._client(provider)
-        user = {"role": "user", "content": text}
-        wire = self.wire_messages([*base, user])
+        asked = user(text)
+        wire = self.wire_messages([*base, asked])
         reply = Reply(on_event)
         stream: Any = None
         try:
@@ -247,8 +225,7 @@ class ChatSession:
 
         if reply.interrupted:
             if reply.text:
-                self.messages = [*base, user,
-                                 {"role": "assistant", "content": reply.text, "interrupted": True}]
+                self.messages = [*base, asked, assistant(reply.text, interrupted=True)]
         elif not reply.complete:
             if reply.text:
                 what = "closed the connection in the middle of the reply; try again"
@@ -257,7 +234,7 @@ class ChatSession:
                     MAY_BE_TOO_LONG if _long(wire) else "try again")
             raise self._failure(provider, what, reply.text)
         else:
-            self.messages = [*base, user, {"role": "assistant", "content": reply.text}]
+            self.messages = [*base, asked, assistant(reply.text)]
         if reply.usage is not None:
             self.totals = self.totals + reply.usage
         return TurnResult(text=reply.text, reasoning="".join(reply.reasoning),
@@ -356,7 +333,7 @@ class ChatSession:
             "provider": self.provider,
             "model": self.model,
             "system_prompt": self.system_prompt,
-            "messages": [dict(m) for m in self.messages],
+            "messages": [m.to_json() for m in self.messages],
             **({"unsent": self.unsent} if self.unsent is not None else {}),
             "totals": {"prompt_tokens": self.totals.prompt_tokens,
                        "completion_tokens": self.totals.completion_tokens},
@@ -370,43 +347,13 @@ class ChatSession:
         The provider is not checked against `manager` here: a session whose provider has gone
         loads, and `rehome` switches it to another model and says so.
         """
-        if not isinstance(data, Mapping):
-            raise StateError("not a chatrepl session: expected a JSON object")
-        if data.get("format", SESSION_FORMAT) != SESSION_FORMAT:
-            raise StateError(f"not a chatrepl session (format {data.get('format')!r})")
-        version = data.get("version", SESSION_VERSION)
-        if not isinstance(version, int) or version > SESSION_VERSION:
-            raise StateError(f"session format version {version!r} is newer than this chatrepl "
-                             "understands; upgrade chatrepl")
-        provider, model = data.get("provider"), data.get("model")
-        if not isinstance(provider, str) or not provider or not isinstance(model, str) or not model:
-            raise StateError("session has no provider and model")
-        system_prompt = data.get("system_prompt")
-        if system_prompt is not None and not isinstance(system_prompt, str):
-            raise StateError("session system_prompt must be text")
-        raw_messages = data.get("messages", [])
-        if not isinstance(raw_messages, list):
-            raise StateError("session messages must be a list")
-        messages: list[dict[str, Any]] = []
-        for number, raw in enumerate(raw_messages, 1):
-            if (not isinstance(raw, Mapping) or raw.get("role") not in _ROLES
-                    or not isinstance(raw.get("content"), str)):
-                raise StateError(f"session message {number} needs a role (user, assistant or "
-                                 "system) and text content")
-            message: dict[str, Any] = {"role": raw["role"], "content": raw["content"]}
-            if raw.get("interrupted") is True:
-                message["interrupted"] = True
-            messages.append(message)
-        session = cls(manager, env, settings, provider=provider, model=model,
-                      system_prompt=system_prompt)
-        session.messages = messages
-        unsent = data.get("unsent")
-        if unsent is not None and not isinstance(unsent, str):
-            raise StateError("session unsent message must be text")
-        session.unsent = unsent
-        totals = data.get("totals")
-        if isinstance(totals, Mapping):
-            session.totals = usage_from(totals) or Usage()
+        saved = read_session(data)
+        session = cls(manager, env, settings, provider=saved.provider, model=saved.model,
+                      system_prompt=saved.system_prompt)
+        session.messages = [m.message() for m in saved.messages]
+        session.unsent = saved.unsent
+        if saved.totals is not None:
+            session.totals = Usage(saved.totals.prompt_tokens, saved.totals.completion_tokens)
         return session
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -213,30 +214,23 @@ class ProviderConfig(_Strict):
             return f"it wants a key: add {self.id} with its key to the config file"
         return f"it wants a key: set {' or '.join(self.key_variables())}, or api_key in the config"
 
-    def get_valid_models(self) -> dict[str, str]:
-        """Long name -> short name for every model known to work.
+    def usable_models(self) -> Mapping[str, str]:
+        """Long name -> short name for every model known to work, read-only.
 
         An id listed as invalid too (a hand-edited or older file) is left out: invalid wins.
         """
-        return dict(self._usable_models())
-
-    def _usable_models(self) -> dict[str, str]:
-        """`valid_models` without the ids also listed as invalid (not copied when none are)."""
         if not self.invalid_models:
-            return self.valid_models
+            return MappingProxyType(self.valid_models)
         dropped = set(self.invalid_models)
-        return {long: short for long, short in self.valid_models.items() if long not in dropped}
-
-    def get_invalid_models(self) -> list[str]:
-        """Ids known not to be chat models, or rejected by the provider."""
-        return list(self.invalid_models)
+        return MappingProxyType({long: short for long, short in self.valid_models.items()
+                                 if long not in dropped})
 
     def exact_model(self, name: str) -> str | None:
         """The long name for an exact long or short name (case-insensitive as a fallback).
 
         Ids marked invalid never match.
         """
-        models = self._usable_models()
+        models = self.usable_models()
         if name in models:
             return name
         for long, short in models.items():
@@ -247,15 +241,6 @@ class ProviderConfig(_Strict):
             if folded in (long.lower(), short.lower()):
                 return long
         return None
-
-    def find_model(self, name: str) -> str | None:
-        """The long name for `name`: exact long or short name first, then a unique substring."""
-        exact = self.exact_model(name)
-        if exact is not None:
-            return exact
-        folded = name.lower()
-        hits = [long for long in self._usable_models() if folded in long.lower()]
-        return hits[0] if len(hits) == 1 else None
 
     def is_invalid(self, model: str) -> bool:
         """True when `model` is listed as invalid (exact id, or case-insensitively)."""

@@ -19,12 +19,11 @@ from typing import Any
 from chatrepl.clients import describe_api_problem, make_client, redact, short_api_reason
 from chatrepl.config import DiscoverySettings, ProviderConfig
 from chatrepl.discoveredstore import DiscoveredModels, DiscoveredStore, effective_provider
-from chatrepl.errors import ChatReplError
+from chatrepl.errors import ChatReplError, ModelsReplyError
 from chatrepl.manager import ProviderManager
 from chatrepl.modelsreply import (  # noqa: F401  (is_chat_model re-exported)
     ListedFacts,
     ModelsReply,
-    ModelsReplyError,
     cap_models_response,
     is_chat_model,
     parse_models_reply,

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from chatrepl.chat import ChatError, ChatSession, TurnResult, rehome
-from chatrepl.errors import EXIT_FAILURE, EXIT_OK, StateError, UsageError
+from chatrepl.chat import ChatSession, TurnResult, rehome
+from chatrepl.errors import EXIT_FAILURE, EXIT_OK, ChatError, StateError, UsageError
 from chatrepl.recent import RecentModels, provider_of, remember_model
 from chatrepl.render import Printer, wants_color, wants_truecolor
 from chatrepl.reply import StreamEvent

@@ -100,3 +100,40 @@ class UnsafeDirectoryError(ChatReplError):
     could read or write; the message names it and the command that fixes it."""
 
     exit_code = EXIT_USAGE
+
+
+class CatalogError(ChatReplError):
+    """Catalog data that cannot be used (a corrupt download or cache file)."""
+
+
+class ModelsReplyError(ChatReplError):
+    """A /models answer that is not a model list, or one too big or too slow to read. The
+    message says what went wrong, not for which provider; `short_reason` names it in a word
+    or two."""
+
+    def __init__(self, message: str, short_reason: str = "failed") -> None:
+        super().__init__(message)
+        self.short_reason = short_reason
+
+
+class ChatError(ProviderError):
+    """A chat turn failed. `str()` is the one line to show; the conversation is unchanged.
+
+    `model_not_found` is True when the provider said the model does not exist (the caller may
+    mark it invalid and suggest close names); `partial` holds reply text that arrived before
+    the failure; `status` is the HTTP status when there was one.
+    """
+
+    def __init__(self, message: str, *, provider: str = "", model: str = "",
+                 status: int | None = None, model_not_found: bool = False,
+                 partial: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.model_not_found = model_not_found
+        self.partial = partial
+
+
+class LocalServerError(ChatReplError):
+    """The local model or server cannot be used; the message says what to do."""

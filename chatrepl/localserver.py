@@ -35,9 +35,9 @@ from types import FrameType
 from typing import Any
 
 from chatrepl.config import ProviderConfig
+from chatrepl.errors import LocalServerError
 from chatrepl.fsutil import open_private, require_private_dir
 from chatrepl.localchild import CHILD_BOOTSTRAP, child_environment, llama_server_args
-from chatrepl.localmodel import LocalServerError
 
 PROVIDER_ID = "local"
 PROVIDER_NAME = "Local (llama.cpp)"

@@ -55,16 +55,25 @@ class ModelSnapshot:
 
     generation: int
     records: tuple[ModelRecord, ...]
-    display: tuple[str, ...]
+    # `provider/long (short)` strings, made on the first `display()` call, not per snapshot:
+    # discovery builds many snapshots that nobody asks to display.
+    _display: list[tuple[str, ...]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def build(cls, providers: Mapping[str, ProviderConfig], generation: int) -> ModelSnapshot:
         records = tuple(
             ModelRecord(pid, long, short)
             for pid, provider in providers.items()
-            for long, short in provider.get_valid_models().items()
+            for long, short in provider.usable_models().items()
         )
-        return cls(generation, records, tuple(r.display for r in records))
+        return cls(generation, records)
+
+    def display(self) -> tuple[str, ...]:
+        """Every record as `provider/long (short)`; built once (two threads racing build equal
+        tuples, so either may win)."""
+        if not self._display:
+            self._display.append(tuple(r.display for r in self.records))
+        return self._display[0]
 
 
 def _as_provider(name: str, value: ProviderConfig | Mapping[str, Any]) -> ProviderConfig:
@@ -114,7 +123,7 @@ class ProviderManager(Mapping[str, ProviderConfig]):
 
     def valid_scoped_models(self) -> list[str]:
         """Every valid model as `provider/long (short)`, from the cached snapshot."""
-        return list(self._state[1].display)
+        return list(self._state[1].display())
 
     def model_records(self) -> tuple[ModelRecord, ...]:
         """Every valid model as typed records, from the cached snapshot."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chatrepl.errors import ChatReplError
+from chatrepl.errors import ModelsReplyError
 
 MAX_MODELS_BYTES = 16 * 1024 * 1024  # 100,000 ids in OpenAI's entry shape; OpenRouter sends ~1.5 MB
 MAX_ERROR_BYTES = 64 * 1024  # an error body only needs its message
@@ -41,16 +41,6 @@ _CHAT_KINDS = frozenset({"chat", "language", "code", "completion", "responses", 
 def is_chat_model(model_id: str) -> bool:
     """False for ids that are clearly embeddings, audio, image, moderation or rerank models."""
     return NON_CHAT_PATTERN.search(model_id) is None
-
-
-class ModelsReplyError(ChatReplError):
-    """A /models answer that is not a model list, or one too big or too slow to read. The
-    message says what went wrong, not for which provider; `short_reason` names it in a word
-    or two."""
-
-    def __init__(self, message: str, short_reason: str = "failed") -> None:
-        super().__init__(message)
-        self.short_reason = short_reason
 
 
 # -- reading -----------------------------------------------------------------------------------

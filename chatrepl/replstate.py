@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chatrepl.chat import ChatError, ChatSession, TurnResult, rehome
-from chatrepl.errors import ChatReplError, StateError
+from chatrepl.chat import ChatSession, TurnResult, rehome
+from chatrepl.errors import ChatError, ChatReplError, StateError
 from chatrepl.modelinfo import format_cost
 from chatrepl.recent import remember_model
 from chatrepl.render import Printer
@@ -36,13 +36,13 @@ def resumed_lines(chat: ChatSession, what: str) -> list[str]:
     """What was resumed: `resumed NAME: model M · 4 messages`, then the last exchange, trimmed."""
     model = f"{chat.provider}/{chat.model}" if chat.model else "none"
     lines = [f"{what}: model {model} · {plural(len(chat.messages), 'message')}"]
-    users = [i for i, m in enumerate(chat.messages) if m.get("role") == "user"]
+    users = [i for i, m in enumerate(chat.messages) if m.role == "user"]
     if users:
-        lines.append(f"  you: {_excerpt(str(chat.messages[users[-1]].get('content', '')))}")
+        lines.append(f"  you: {_excerpt(chat.messages[users[-1]].content)}")
         after = chat.messages[users[-1] + 1:]
-        reply = next((m for m in after if m.get("role") == "assistant"), None)
+        reply = next((m for m in after if m.role == "assistant"), None)
         if reply is not None:
-            lines.append(f"  {chat.model or 'assistant'}: {_excerpt(str(reply.get('content', '')))}")
+            lines.append(f"  {chat.model or 'assistant'}: {_excerpt(reply.content)}")
     return lines
 
 
@@ -116,7 +116,7 @@ class ReplState:
 
     def conversation_tokens(self) -> int:
         """A rough size of the conversation in tokens (4 characters a token)."""
-        text = sum(len(str(m.get("content", ""))) for m in self.chat.messages)
+        text = sum(len(m.content) for m in self.chat.messages)
         return (text + len(self.chat.system_prompt or "")) // 4
 
     def context_warning(self) -> str | None:

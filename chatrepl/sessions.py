@@ -2,7 +2,7 @@
 
 Every write goes through `write_atomic` (temp file in the same folder, fsync, rename, mode 0600),
 so a reader sees the old file or the new one, never a mix. The store holds plain dicts; what is
-inside them is `ChatSession.to_dict()`'s business.
+inside them is `ChatSession.to_dict()`'s business, read back through `sessionfile`.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import pytest_timeout
@@ -21,7 +22,10 @@ from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from chathelpers import MakeSession, session_maker
 from fakeserver import FakeOpenAIServer
+from faultsetup import Setup, setup_maker
+from replhelpers import BuiltRepl, build_repl_state
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HARD_STOP_GRACE = float(os.environ.get("CHATREPL_TEST_HARD_STOP_GRACE", "60"))
@@ -107,3 +111,27 @@ def write_config(chatrepl_home: Path):
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def make_session(fake_server: FakeOpenAIServer) -> MakeSession:
+    """make(...) -> a ChatSession on `local/fake-chat` of the loopback server."""
+    return session_maker(fake_server)
+
+
+@pytest.fixture
+def make_repl_state(chatrepl_home: Path) -> Callable[..., BuiltRepl]:
+    """make(provider, model, **options) -> a REPL state over this test's CHATREPL_HOME (write
+    its config first); see `replhelpers.build_repl_state`."""
+    def make(provider: str = "", model: str = "", **options: Any) -> BuiltRepl:
+        return build_repl_state(chatrepl_home, provider, model, **options)
+
+    return make
+
+
+@pytest.fixture
+def make_setup(chatrepl_home: Path,
+               fake_server: FakeOpenAIServer) -> Iterator[Callable[..., Setup]]:
+    """make(fault=None) -> a home configured for one fault mode (see faultsetup.Setup)."""
+    with setup_maker(chatrepl_home, fake_server) as make:
+        yield make

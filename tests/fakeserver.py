@@ -9,73 +9,16 @@ from __future__ import annotations
 import gzip
 import json
 import socket
-import struct
 import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-# Values for Behavior.models_fault and Behavior.chat_fault.
-MODELS_FAULTS = ("bare_array", "data_null", "html_200", "malformed", "no_object_fields",
-                 "models_key", "endless", "drip", "drip_head", "nested", "huge_id")
-CHAT_FAULTS = ("error_event", "error_event_text", "reset_mid_stream", "never_end", "no_done", "plain_json",
-               "reject_stream_options", "empty_choices", "reasoning", "done_without_finish",
-               "flat_error_event", "rst_mid_stream", "drop_long_prompt", "nested_chunk",
-               "huge_usage", "giant_usage", "giant_event", "drip", "giant_error",
-               "empty_stream_on_long_prompt", "gzip_bomb")
-# Error bodies as providers send them (for Behavior.error_body): the text to show is "not here".
-ERROR_SHAPES = {
-    "openai": '{"error": {"message": "not here", "type": "invalid_request_error"}}',
-    "ollama": '{"error": "not here"}',
-    "fastapi": '{"detail": [{"loc": ["body", "model"], "msg": "not here", "type": "missing"}]}',
-    "fastapi_text": '{"detail": "not here"}',
-    "gemini": '[{"error": {"code": 404, "message": "not here", "status": "NOT_FOUND"}}]',
-    "message": '{"message": "not here"}',
-    "vllm": '{"object": "error", "message": "not here", "type": "NotFoundError", "code": 404}',
-}
+from fakebehavior import Behavior, SeenRequest
+from fakestreams import StreamingHandler
 
 
-@dataclass
-class Behavior:
-    """What the server does. Tests change fields between requests."""
-
-    models: list[str] = field(default_factory=lambda: ["fake-chat", "fake-embedding-small"])
-    models_status: int = 200
-    models_fault: str | None = None
-    models_delay: float = 0.0
-    models_entries: list[dict[str, Any]] | None = None  # sent as they are, instead of `models`
-    drip_interval: float = 0.05  # seconds between bytes for the "drip" fault
-    chat_reply: str = "Hello from the fake server."
-    chat_status: int = 200
-    chat_fault: str | None = None
-    chat_delay: float = 0.0
-    chunk_delay: float = 0.0
-    chunk_count: int | None = None  # send this many one-word chunks instead of chat_reply
-    retry_after: str | None = None
-    error_body: str | None = None  # raw body for error statuses (e.g. HTML)
-    unknown_models: set[str] = field(default_factory=set)  # chat on these answers 404
-    usage: bool = True
-    api_key: str | None = None  # when set, a request without `Bearer <api_key>` answers 401
-    content_chunks: list[str] | None = None  # send exactly these content deltas
-    reasoning_chunks: list[str] | None = None  # reasoning deltas sent before the content
-    redirect_to: str | None = None  # chat and /models answer 307 with this Location
-    long_prompt_chars: int = 4000  # drop_long_prompt: a prompt this long gets no answer
-    drip_interval: float = 0.05  # drip: seconds between the bytes of an endless reply
-    # A chat request waits (at most `chat_delay` seconds) until this many are in flight at
-    # once, so requests a client sends together overlap however slowly they arrive.
-    chat_hold_until: int = 0
-
-
-@dataclass
-class SeenRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(StreamingHandler):
     server: _Server
     protocol_version = "HTTP/1.0"
 
@@ -86,10 +29,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, body: Any) -> None:
         with self.server.lock:
             self.server.seen.append(SeenRequest(self.command, self.path, dict(self.headers), body))
-
-    def _wait(self, seconds: float) -> bool:
-        """Wait as a slow server would; False if the server is stopping."""
-        return not self.server.stopping.wait(seconds) if seconds > 0 else True
 
     def _send(self, status: int, body: str | bytes, content_type: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
@@ -328,112 +267,6 @@ class _Handler(BaseHTTPRequestHandler):
             return [f"w{i} " for i in range(behavior.chunk_count)]
         parts = behavior.chat_reply.split(" ")
         return [p + (" " if i < len(parts) - 1 else "") for i, p in enumerate(parts)]
-
-    def _stream(self, model: str, words: list[str], usage: dict[str, int],
-                body: dict[str, Any]) -> None:
-        behavior = self.server.behavior
-        fault = behavior.chat_fault
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-
-        def event(payload: dict[str, Any] | str) -> None:
-            data = payload if isinstance(payload, str) else json.dumps(payload)
-            self.wfile.write(f"data: {data}\n\n".encode())
-            self.wfile.flush()
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
-                    "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
-        try:
-            if fault in ("done_without_finish", "nested_chunk", "huge_usage", "giant_usage",
-                         "giant_event", "drip"):
-                self._odd_stream(fault, words, chunk)
-                return
-            event(chunk({"role": "assistant", "content": ""}))
-            if fault == "empty_choices":
-                event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
-                       "model": model, "choices": []})
-            for thought in behavior.reasoning_chunks or ():
-                event(chunk({"reasoning_content": thought}))
-            if fault == "reasoning":
-                event(chunk({"reasoning_content": "Let me think. "}))
-                event(chunk({"reasoning": "Still thinking. "}))
-            for index, word in enumerate(words):
-                if not self._wait(behavior.chunk_delay):
-                    return
-                event(chunk({"content": word}))
-                if index == len(words) // 2:
-                    if fault == "error_event":
-                        event({"error": {"message": "upstream model crashed", "code": 500}})
-                        return
-                    if fault == "error_event_text":
-                        event({"error": "overloaded, slow down"})
-                        return
-                    if fault == "reset_mid_stream":
-                        self.connection.shutdown(2)
-                        return
-                    if fault == "flat_error_event":  # vLLM's shape
-                        event({"object": "error", "message": "boom", "type": "BadRequestError",
-                               "code": 400})
-                        return
-                    if fault == "rst_mid_stream":  # a reset, not an orderly close
-                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                                   struct.pack("ii", 1, 0))
-                        self.connection.close()
-                        return
-            if fault == "never_end":
-                while self._wait(0.05):
-                    event(chunk({"content": "."}))
-                return
-            event(chunk({}, "stop"))
-            stream_options = body.get("stream_options") or {}
-            if behavior.usage and stream_options.get("include_usage"):
-                event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
-                       "model": model, "choices": [], "usage": usage})
-            if fault != "no_done":
-                event("[DONE]")
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            return
-
-
-    def _odd_stream(self, fault: str, words: list[str], chunk: Any) -> None:
-        """Streams that are valid but unusual, or hostile."""
-        write = self.wfile.write
-        if fault == "done_without_finish":
-            # No finish_reason, no usage: only [DONE] says the reply is over. CRLF line ends,
-            # and each event's JSON split over two `data:` lines.
-            for word in words:
-                text = json.dumps(chunk({"content": word}))
-                half = text.index('"choices"')  # between two members: still one JSON text
-                write(f"data: {text[:half]}\r\ndata: {text[half:]}\r\n\r\n".encode())
-            write(b"data: [DONE]\r\n\r\n")
-        elif fault == "nested_chunk":
-            write(b"data: " + b"[" * 100_000 + b"\n\n")
-        elif fault in ("huge_usage", "giant_usage"):
-            count = "9" * 5000 if fault == "huge_usage" else "9" * 400
-            write(f"data: {json.dumps(chunk({'content': words[0]}, 'stop'))}\n\n".encode())
-            usage = '{"prompt_tokens": ' + count + ', "completion_tokens": 1}'
-            write(b'data: {"choices": [], "usage": ' + usage.encode() + b"}\n\n")
-            write(b"data: [DONE]\n\n")
-        elif fault == "giant_event":  # one 100 MB event, sent 1 MB at a time
-            write(b'data: {"choices": [{"index": 0, "delta": {"content": "')
-            block = b"x" * (1024 * 1024)
-            for _ in range(100):
-                if self.server.stopping.is_set():
-                    return
-                write(block)
-            write(b'"}}]}\n\n')
-        elif fault == "drip":  # a byte at a time, for ever
-            write(f"data: {json.dumps(chunk({'content': words[0]}))}\n\n".encode())
-            while self._wait(self.server.behavior.drip_interval):
-                write(b":")
-                self.wfile.flush()
-        self.wfile.flush()
-
 
 def _count_tokens(messages: Any) -> int:
     if not isinstance(messages, list):

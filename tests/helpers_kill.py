@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+if TYPE_CHECKING:
+    from chatrepl.messages import Message
 
 
 def model_ids(tag: str, generation: int, count: int) -> list[str]:
     return [f"{tag}-g{generation}-m{index:05d}" for index in range(count)]
 
 
-def message(tag: str, index: int) -> dict[str, str]:
+def message(tag: str, index: int) -> Message:
+    from chatrepl.messages import Message
+
     role = "user" if index % 2 == 0 else "assistant"
-    return {"role": role, "content": f"{tag} message {index} " + "lorem ipsum " * 40}
+    return Message(role, f"{tag} message {index} " + "lorem ipsum " * 40)
 
 
 def say(text: str) -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from catalogdata import RAW, api_server, model, provider
 from fakeserver import FakeOpenAIServer
-from test_catalog import RAW, api_server, model, provider
 
-from chatrepl.catalog import Catalog, CatalogError, _SafeRedirects, redirect_allowed
+from chatrepl.catalog import Catalog, _SafeRedirects, redirect_allowed
+from chatrepl.errors import CatalogError
 from chatrepl.modelsreply import ListedFacts
 from chatrepl.paths import resolve_paths
 from chatrepl.runtime import build_runtime

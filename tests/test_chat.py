@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Callable
 
 import pytest
+from chathelpers import KEY, REPLY, MakeSession, chat_bodies, first_exchange
 from fakeserver import FakeOpenAIServer
-from interrupts import Interrupter
 
-from chatrepl.chat import ChatError, ChatSession, TurnResult
+from chatrepl.chat import ChatSession, TurnResult
 from chatrepl.config import ChatSettings
-from chatrepl.errors import StateError, UnknownProviderError
+from chatrepl.errors import ChatError
 from chatrepl.manager import ProviderManager
+from chatrepl.messages import Message
 from chatrepl.reply import StreamEvent, Usage
-
-KEY = "sk-test-SECRET1234567890"
-REPLY = "Hello from the fake server."
-
-MakeSession = Callable[..., ChatSession]
-
-
-def _manager(url: str) -> ProviderManager:
-    return ProviderManager({
-        "local": {"base_url": url, "valid_models": ["fake-chat", "other-chat"]},
-        "second": {"base_url": url, "valid_models": ["second-model"]},
-    })
-
-
-@pytest.fixture
-def make_session(fake_server: FakeOpenAIServer) -> MakeSession:
-    def make(*, max_retries: int = 0, read_timeout: float = 10.0, url: str | None = None,
-             system_prompt: str | None = None) -> ChatSession:
-        settings = ChatSettings(connect_timeout_seconds=5.0, read_timeout_seconds=read_timeout,
-                                max_retries=max_retries)
-        manager = _manager(url or fake_server.url)
-        return ChatSession(manager, {"LOCAL_API_KEY": KEY, "SECOND_API_KEY": KEY}, settings,
-                           provider="local", model="fake-chat", system_prompt=system_prompt)
-
-    return make
-
-
-def chat_bodies(server: FakeOpenAIServer) -> list[dict]:
-    return [r.body for r in server.requests if r.path.endswith("/chat/completions")]
 
 
 def assert_one_line_without_key(error: ChatError) -> None:
@@ -67,8 +37,8 @@ def test_streamed_reply_events_in_order_and_usage(make_session: MakeSession,
     assert result == TurnResult(text=REPLY, reasoning="", interrupted=False,
                                 usage=Usage(prompt_tokens=2, completion_tokens=5),
                                 model="fake-chat", provider="local", finish_reason="stop")
-    assert session.messages == [{"role": "user", "content": "hi there"},
-                                {"role": "assistant", "content": REPLY}]
+    assert session.messages == [Message("user", "hi there"),
+                                Message("assistant", REPLY)]
     body = chat_bodies(fake_server)[0]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["model"] == "fake-chat"
@@ -86,7 +56,7 @@ def test_system_prompt_sent_first_but_not_stored(make_session: MakeSession,
     session.send("hi")
     assert chat_bodies(fake_server)[0]["messages"] == [
         {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
-    assert [m["role"] for m in session.messages] == ["user", "assistant"]
+    assert [m.role for m in session.messages] == ["user", "assistant"]
 
 
 def test_stream_options_rejected_is_retried_once_without(make_session: MakeSession,
@@ -123,7 +93,7 @@ def test_reasoning_kept_apart_and_never_sent_back(make_session: MakeSession,
     assert all(e.kind == "content" for e in events[2:])
     assert result.reasoning == "Let me think. Still thinking. "
     assert result.text == REPLY
-    assert session.messages[-1] == {"role": "assistant", "content": REPLY}
+    assert session.messages[-1] == Message("assistant", REPLY)
 
     fake_server.behavior.chat_fault = None
     session.send("next")
@@ -151,21 +121,15 @@ def test_plain_json_answer_to_a_stream_request(make_session: MakeSession,
     assert result.text == REPLY and not result.interrupted
     assert events == [StreamEvent("content", REPLY)]
     assert result.usage == Usage(1, 5)
-    assert session.messages[-1] == {"role": "assistant", "content": REPLY}
+    assert session.messages[-1] == Message("assistant", REPLY)
     assert len(chat_bodies(fake_server)) == 1
 
 
 # -- errors: one line, no key, conversation unchanged, bounded requests --------------------
 
-def _history(session: ChatSession, server: FakeOpenAIServer) -> list[dict]:
-    session.send("first")
-    assert len(session.messages) == 2
-    return [dict(m) for m in session.messages]
-
-
 def test_error_event_mid_stream(make_session: MakeSession, fake_server: FakeOpenAIServer) -> None:
     session = make_session(max_retries=2)
-    before = _history(session, fake_server)
+    before = first_exchange(session)
     fake_server.behavior.chat_fault = "error_event"
     seen: list[str] = []
     with pytest.raises(ChatError) as caught:
@@ -179,12 +143,12 @@ def test_error_event_mid_stream(make_session: MakeSession, fake_server: FakeOpen
 
     fake_server.behavior.chat_fault = None
     assert session.send("third").text == REPLY
-    assert [m["content"] for m in session.messages] == ["first", REPLY, "third", REPLY]
+    assert [m.content for m in session.messages] == ["first", REPLY, "third", REPLY]
 
 
 def test_reset_mid_stream(make_session: MakeSession, fake_server: FakeOpenAIServer) -> None:
     session = make_session(max_retries=2)
-    before = _history(session, fake_server)
+    before = first_exchange(session)
     fake_server.behavior.chat_fault = "reset_mid_stream"
     with pytest.raises(ChatError) as caught:
         session.send("second")
@@ -202,7 +166,7 @@ def test_client_errors_are_one_line_and_not_retried(make_session: MakeSession,
                                                     fake_server: FakeOpenAIServer,
                                                     status: int, words: str) -> None:
     session = make_session(max_retries=2)
-    before = _history(session, fake_server)
+    before = first_exchange(session)
     fake_server.behavior.chat_status = status
     with pytest.raises(ChatError) as caught:
         session.send("second")
@@ -254,7 +218,7 @@ def test_unknown_model_404_sets_model_not_found(make_session: MakeSession,
                                                 fake_server: FakeOpenAIServer) -> None:
     fake_server.behavior.unknown_models = {"other-chat"}
     session = make_session(max_retries=2)
-    before = _history(session, fake_server)
+    before = first_exchange(session)
     session.set_model("local", "other-chat")
     with pytest.raises(ChatError) as caught:
         session.send("second")
@@ -299,196 +263,3 @@ def test_missing_key_is_a_chat_error() -> None:
         session.send("hi")
     assert "REMOTE_API_KEY" in str(caught.value)
     assert session.messages == []
-
-
-# -- interrupting ----------------------------------------------------------------------------
-
-def _stop_after(count: int, action: Callable[[], None]) -> Callable[[StreamEvent], None]:
-    seen: list[StreamEvent] = []
-
-    def on_event(event: StreamEvent) -> None:
-        seen.append(event)
-        if len(seen) == count:
-            action()
-
-    return on_event
-
-
-def _check_interrupted(session: ChatSession, result: TurnResult,
-                       fake_server: FakeOpenAIServer) -> None:
-    assert result.interrupted
-    assert result.text == "Hello from the "
-    assert session.messages[-2:] == [
-        {"role": "user", "content": "second"},
-        {"role": "assistant", "content": "Hello from the ", "interrupted": True}]
-    # The next turn works, and the provider sees the partial reply without the flag.
-    fake_server.behavior.chat_fault = None
-    assert session.send("third").text == REPLY
-    sent = chat_bodies(fake_server)[-1]["messages"]
-    assert sent[3] == {"role": "assistant", "content": "Hello from the "}
-    assert all(set(m) == {"role", "content"} for m in sent)
-    assert len(session.messages) == 6
-
-
-def test_cancel_event_stops_a_never_ending_stream(make_session: MakeSession,
-                                                  fake_server: FakeOpenAIServer) -> None:
-    session = make_session()
-    _history(session, fake_server)
-    fake_server.behavior.chat_fault = "never_end"
-    cancel = threading.Event()
-    result = session.send("second", on_event=_stop_after(3, cancel.set), cancel=cancel)
-    _check_interrupted(session, result, fake_server)
-
-
-def test_keyboard_interrupt_stops_a_never_ending_stream(make_session: MakeSession,
-                                                        fake_server: FakeOpenAIServer) -> None:
-    session = make_session()
-    _history(session, fake_server)
-    fake_server.behavior.chat_fault = "never_end"
-
-    def interrupt() -> None:
-        raise KeyboardInterrupt
-
-    result = session.send("second", on_event=_stop_after(3, interrupt))
-    _check_interrupted(session, result, fake_server)
-
-
-def test_sigint_while_reading_the_stream(make_session: MakeSession,
-                                        fake_server: FakeOpenAIServer) -> None:
-    """A real SIGINT to the main thread, arriving while it waits in the SDK for the next chunk.
-
-    Sent once three chunks have arrived, and again should chunks still arrive after it was
-    raised (an interrupt swallowed on the way is a lost Ctrl-C, not what this test is about).
-    """
-    session = make_session()
-    _history(session, fake_server)
-    fake_server.behavior.chat_fault = "never_end"
-    with Interrupter(start_after=3) as interrupter:
-        result = session.send("second", on_event=lambda _event: interrupter.progress())
-    assert interrupter.raised >= 1
-    assert result.interrupted and result.text.startswith("Hello from the ")
-    assert session.messages[-1] == {"role": "assistant", "content": result.text,
-                                    "interrupted": True}
-    fake_server.behavior.chat_fault = None
-    assert session.send("third").text == REPLY
-
-
-def test_interrupt_before_any_text_leaves_conversation(make_session: MakeSession,
-                                                       fake_server: FakeOpenAIServer) -> None:
-    session = make_session()
-    before = _history(session, fake_server)
-    fake_server.behavior.chat_fault = "never_end"
-    cancel = threading.Event()
-    cancel.set()
-    result = session.send("second", cancel=cancel)
-    assert result.interrupted and result.text == ""
-    assert session.messages == before
-
-
-def test_interrupted_retry_replaces_reply_with_partial(make_session: MakeSession,
-                                                       fake_server: FakeOpenAIServer) -> None:
-    session = make_session()
-    session.send("first")
-    fake_server.behavior.chat_fault = "never_end"
-    cancel = threading.Event()
-    result = session.retry(on_event=_stop_after(2, cancel.set), cancel=cancel)
-    assert result.interrupted
-    assert session.messages == [
-        {"role": "user", "content": "first"},
-        {"role": "assistant", "content": "Hello from ", "interrupted": True}]
-
-
-# -- retry, clear, model switching, persistence -------------------------------------------
-
-def test_retry_resends_last_user_message(make_session: MakeSession,
-                                         fake_server: FakeOpenAIServer) -> None:
-    session = make_session()
-    session.send("one")
-    session.send("two")
-    fake_server.behavior.chat_reply = "A different answer."
-    result = session.retry()
-    assert result.text == "A different answer."
-    assert [m["content"] for m in session.messages] == ["one", REPLY, "two", "A different answer."]
-    assert chat_bodies(fake_server)[-1]["messages"] == [
-        {"role": "user", "content": "one"}, {"role": "assistant", "content": REPLY},
-        {"role": "user", "content": "two"}]
-
-
-def test_failed_retry_keeps_previous_reply(make_session: MakeSession,
-                                           fake_server: FakeOpenAIServer) -> None:
-    session = make_session()
-    session.send("one")
-    before = [dict(m) for m in session.messages]
-    fake_server.behavior.chat_status = 500
-    with pytest.raises(ChatError):
-        session.retry()
-    assert session.messages == before
-
-
-def test_retry_with_nothing_sent() -> None:
-    session = ChatSession(_manager("http://127.0.0.1:9/v1"), {}, ChatSettings(), provider="local",
-                          model="fake-chat")
-    with pytest.raises(ChatError, match="nothing to retry"):
-        session.retry()
-
-
-def test_clear_keeps_model_prompt_and_totals(make_session: MakeSession) -> None:
-    session = make_session(system_prompt="sys")
-    session.send("hi")
-    totals = session.totals
-    session.clear()
-    assert session.messages == []
-    assert session.system_prompt == "sys" and session.model == "fake-chat"
-    assert session.totals == totals != Usage()
-
-
-def test_set_model_switches_provider(make_session: MakeSession,
-                                     fake_server: FakeOpenAIServer) -> None:
-    session = make_session()
-    session.send("hi")
-    session.set_model("SECOND", "second-model")
-    assert (session.provider, session.model) == ("second", "second-model")
-    result = session.send("again")
-    assert (result.provider, result.model) == ("second", "second-model")
-    assert chat_bodies(fake_server)[-1]["model"] == "second-model"
-    assert len(chat_bodies(fake_server)[-1]["messages"]) == 3
-    with pytest.raises(UnknownProviderError):
-        session.set_model("nope", "x")
-    assert session.provider == "second"
-
-
-def test_to_dict_from_dict_round_trip(make_session: MakeSession,
-                                      fake_server: FakeOpenAIServer) -> None:
-    session = make_session(system_prompt="Be brief.")
-    session.send("hi")
-    fake_server.behavior.chat_fault = "never_end"
-    cancel = threading.Event()
-    session.send("more", on_event=_stop_after(1, cancel.set), cancel=cancel)
-    data = json.loads(json.dumps(session.to_dict()))
-    assert KEY not in json.dumps(data)
-
-    restored = ChatSession.from_dict(data, session.manager, session.env, session.settings)
-    assert restored.messages == session.messages
-    assert restored.messages[-1]["interrupted"] is True
-    assert (restored.provider, restored.model, restored.system_prompt) == (
-        "local", "fake-chat", "Be brief.")
-    assert restored.totals == session.totals
-    assert restored.to_dict() == data
-
-    fake_server.behavior.chat_fault = None
-    assert restored.send("go on").text == REPLY
-
-
-@pytest.mark.parametrize("data", [
-    [], "text", {"provider": "local"}, {"provider": "local", "model": "m", "messages": {}},
-    {"provider": "local", "model": "m", "messages": [{"role": "robot", "content": "x"}]},
-    {"provider": "local", "model": "m", "messages": [{"role": "user", "content": 3}]},
-    {"provider": "local", "model": "m", "system_prompt": 5},
-    {"format": "something-else", "provider": "local", "model": "m"},
-    {"version": 99, "provider": "local", "model": "m"},
-])
-def test_from_dict_rejects_bad_data(data: object) -> None:
-    manager = _manager("http://127.0.0.1:9/v1")
-    with pytest.raises(StateError) as caught:
-        ChatSession.from_dict(data, manager, {}, ChatSettings())
-    assert "\n" not in str(caught.value)

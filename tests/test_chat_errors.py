@@ -11,13 +11,16 @@ from collections.abc import Callable
 
 import openai
 import pytest
-from fakeserver import ERROR_SHAPES, FakeOpenAIServer
+from fakebehavior import ERROR_SHAPES
+from fakeserver import FakeOpenAIServer
 
-from chatrepl.chat import ChatError, ChatSession
+from chatrepl.chat import ChatSession
 from chatrepl.clients import describe_api_error, make_client
 from chatrepl.config import ChatSettings, ProviderConfig
+from chatrepl.errors import ChatError
 from chatrepl.limits import MAX_REPLY_CHARS, BoundExceeded
 from chatrepl.manager import ProviderManager
+from chatrepl.messages import Message
 from chatrepl.reply import Reply, Usage
 
 KEY = "sk-test-SECRET1234567890"
@@ -148,8 +151,8 @@ def test_done_ends_a_reply_without_finish_reason(make_session: MakeSession,
     session = make_session()
     result = session.send("hi")
     assert result.text == REPLY and not result.interrupted
-    assert session.messages == [{"role": "user", "content": "hi"},
-                                {"role": "assistant", "content": REPLY}]
+    assert session.messages == [Message("user", "hi"),
+                                Message("assistant", REPLY)]
 
 
 # -- /retry of a failed message --------------------------------------------------------------
@@ -167,7 +170,7 @@ def test_retry_after_a_failed_turn_sends_the_failed_message(make_session: MakeSe
     fake_server.behavior.chat_status = 200
     result = session.retry()
     assert result.text == REPLY
-    assert [m["content"] for m in session.messages] == ["one", REPLY, "two", REPLY]
+    assert [m.content for m in session.messages] == ["one", REPLY, "two", REPLY]
     assert [m["content"] for m in chat_bodies(fake_server)[-1]["messages"]] == ["one", REPLY, "two"]
     assert session.unsent is None
 
@@ -181,7 +184,7 @@ def test_retry_of_a_first_message_that_failed(make_session: MakeSession,
     assert session.can_retry()
     fake_server.behavior.chat_status = 200
     assert session.retry().text == REPLY
-    assert [m["content"] for m in session.messages] == ["only", REPLY]
+    assert [m.content for m in session.messages] == ["only", REPLY]
 
 
 # -- keys and redirects ----------------------------------------------------------------------

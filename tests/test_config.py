@@ -41,11 +41,11 @@ def test_legacy_file_loads_unchanged(tmp_path: Path) -> None:
     assert deepseek.id == "deepseek"
     assert deepseek.name == "DeepSeek"
     assert deepseek.base_api_url == "https://api.deepseek.com/v1"
-    assert deepseek.get_valid_models() == {"deepseek-chat": "dschat", "deepseek-reasoner": "r1"}
-    assert config.providers["openai"].get_valid_models() == {
+    assert deepseek.usable_models() == {"deepseek-chat": "dschat", "deepseek-reasoner": "r1"}
+    assert config.providers["openai"].usable_models() == {
         "gpt-4o-2024-08-06": "4o", "gpt-4o-mini-2024-07-18": "4o-mini"}
     for provider in config.providers.values():
-        assert provider.get_invalid_models() == []
+        assert list(provider.invalid_models) == []
     assert config.source == path
 
 
@@ -67,10 +67,10 @@ def test_legacy_empty_key_falls_back_to_provider_variable() -> None:
 
 def test_legacy_model_ids_with_slashes() -> None:
     hyperbolic = load_config(LEGACY, {}).providers["hyperbolic"]
-    assert hyperbolic.get_valid_models() == {"Qwen/QwQ-32B-Preview": "qdub",
-                                             "Qwen/Qwen2.5-72B-Instruct": "qinstruct"}
-    assert hyperbolic.find_model("qinstruct") == "Qwen/Qwen2.5-72B-Instruct"
-    assert hyperbolic.find_model("Qwen/QwQ-32B-Preview") == "Qwen/QwQ-32B-Preview"
+    assert hyperbolic.usable_models() == {"Qwen/QwQ-32B-Preview": "qdub",
+                                          "Qwen/Qwen2.5-72B-Instruct": "qinstruct"}
+    assert hyperbolic.exact_model("qinstruct") == "Qwen/Qwen2.5-72B-Instruct"
+    assert hyperbolic.exact_model("Qwen/QwQ-32B-Preview") == "Qwen/QwQ-32B-Preview"
 
 
 def test_loading_never_writes_the_file(write_config) -> None:
@@ -94,9 +94,9 @@ def test_invalid_models_present_or_absent(write_config) -> None:
         "  c:\n    base_api_url: https://c.example/v1\n    invalid_models:\n"
     )
     providers = load_config(path, {}).providers
-    assert providers["a"].get_invalid_models() == []
-    assert providers["b"].get_invalid_models() == ["text-embedding-3-small", "whisper-1"]
-    assert providers["c"].get_invalid_models() == []
+    assert list(providers["a"].invalid_models) == []
+    assert list(providers["b"].invalid_models) == ["text-embedding-3-small", "whisper-1"]
+    assert list(providers["c"].invalid_models) == []
 
 
 def test_valid_models_as_map_and_as_list(write_config) -> None:
@@ -109,8 +109,8 @@ def test_valid_models_as_map_and_as_list(write_config) -> None:
     )
     providers = load_config(path, {}).providers
     # A map entry without a short name keeps the long name as short name.
-    assert providers["mapped"].get_valid_models() == {"gpt-4o": "4o", "o1-preview": "o1-preview"}
-    assert providers["listed"].get_valid_models() == {
+    assert providers["mapped"].usable_models() == {"gpt-4o": "4o", "o1-preview": "o1-preview"}
+    assert providers["listed"].usable_models() == {
         "llama-3.1-8b": "llama-3.1-8b", "meta-llama/Llama-3.3-70B": "meta-llama/Llama-3.3-70B"}
 
 
@@ -295,31 +295,33 @@ def provider(**models: str) -> ProviderConfig:
     return ProviderConfig(id="p", base_api_url="https://p.example/v1", valid_models=models)
 
 
-def test_get_valid_and_invalid_models_are_copies() -> None:
-    config = ProviderConfig(id="p", base_api_url="https://p/v1", valid_models={"a": "b"},
-                            invalid_models=["e"])
-    valid, invalid = config.get_valid_models(), config.get_invalid_models()
-    valid["x"] = "y"
-    invalid.append("z")
-    assert config.get_valid_models() == {"a": "b"}
-    assert config.get_invalid_models() == ["e"]
+def test_usable_models_leave_out_invalid_ids_and_are_read_only() -> None:
+    for invalid in ([], ["e"]):
+        config = ProviderConfig(id="p", base_api_url="https://p/v1",
+                                valid_models={"a": "b", "e": "e"}, invalid_models=invalid)
+        usable = config.usable_models()
+        assert usable == ({"a": "b"} if invalid else {"a": "b", "e": "e"})
+        with pytest.raises(TypeError):
+            usable["x"] = "y"  # type: ignore[index]
+        assert config.valid_models == {"a": "b", "e": "e"}
 
 
-def test_find_model_exact_before_substring() -> None:
+def test_exact_model_never_guesses_a_substring() -> None:
+    """The one per-provider lookup, the same one `ProviderManager.resolve` uses."""
     config = provider(**{"gpt-4o": "4o", "gpt-4o-mini": "mini", "o1": "o1"})
-    assert config.find_model("gpt-4o") == "gpt-4o"  # also a substring of gpt-4o-mini
-    assert config.find_model("mini") == "gpt-4o-mini"  # exact short name
-    assert config.find_model("GPT-4O-MINI") == "gpt-4o-mini"
-    assert config.find_model("4o-mi") == "gpt-4o-mini"  # the one substring match
-    assert config.find_model("gpt") is None  # several substring matches
-    assert config.find_model("claude") is None
+    assert config.exact_model("gpt-4o") == "gpt-4o"  # also a substring of gpt-4o-mini
+    assert config.exact_model("mini") == "gpt-4o-mini"  # exact short name
+    assert config.exact_model("GPT-4O-MINI") == "gpt-4o-mini"
+    assert config.exact_model("4o-mi") is None  # a substring is not a name
+    assert not hasattr(config, "find_model")
+    assert config.exact_model("claude") is None
 
 
 def test_merge_valid_models_keeps_short_names() -> None:
     config = provider(**{"gpt-4o": "4o"})
     merged = config.merge_valid_models(["gpt-4o", "gpt-4.1", "o3-mini"])
-    assert merged.get_valid_models() == {"gpt-4o": "4o", "gpt-4.1": "gpt-4.1", "o3-mini": "o3-mini"}
-    assert config.get_valid_models() == {"gpt-4o": "4o"}  # the original is not changed
+    assert merged.usable_models() == {"gpt-4o": "4o", "gpt-4.1": "gpt-4.1", "o3-mini": "o3-mini"}
+    assert config.usable_models() == {"gpt-4o": "4o"}  # the original is not changed
     assert merged.id == "p"
 
 

@@ -30,10 +30,7 @@ from chatrepl.config import ChatSettings
 from chatrepl.discoveredstore import DiscoveredStore
 from chatrepl.manager import ProviderManager
 from chatrepl.paths import resolve_paths
-from chatrepl.render import Printer
 from chatrepl.repl import make_prompt_session
-from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
 
 HELPER = Path(__file__).resolve().parent / "helpers_kill.py"
@@ -136,11 +133,11 @@ def check_autosave(state_dir: Path, tags: set[str], at_least: int) -> tuple[str,
     session = ChatSession.from_dict(data, ProviderManager({}), {}, ChatSettings())
     messages = session.messages
     assert messages, "an autosave with no messages was never written"
-    tag = messages[0]["content"].split(" ", 1)[0]
+    tag = messages[0].content.split(" ", 1)[0]
     assert tag in tags
     for index, item in enumerate(messages):
-        assert item["content"].startswith(f"{tag} message {index} ")
-        assert item["role"] == ("user" if index % 2 == 0 else "assistant")
+        assert item.content.startswith(f"{tag} message {index} ")
+        assert item.role == ("user" if index % 2 == 0 else "assistant")
     generation = len(messages) - 1
     assert generation >= at_least, "older than a write the child had finished"
     assert private(path)
@@ -269,13 +266,9 @@ def test_state_files_are_private(chatrepl_home: Path, fake_server, umask_022) ->
     assert err.getvalue() == ""
 
 
-def test_history_file_is_private(chatrepl_home: Path, umask_022) -> None:
-    env = {"CHATREPL_HOME": str(chatrepl_home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="", model="")
-    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                      Printer(io.StringIO()))
+def test_history_file_is_private(make_repl_state, umask_022) -> None:
+    state = make_repl_state().state
+    paths = state.runtime.paths
     with create_pipe_input() as pipe:
         session = make_prompt_session(state, input=pipe, output=DummyOutput())
         session.history.append_string("my private question")

@@ -35,7 +35,7 @@ def test_normal_list(fake_server: FakeOpenAIServer, chatrepl_home: Path) -> None
     assert result.invalid == ("fake-embedding-small",)
     assert not result.from_cache
     assert manager.valid_scoped_models() == ["fake/fake-chat (fake-chat)"]
-    assert manager["fake"].get_invalid_models() == ["fake-embedding-small"]
+    assert list(manager["fake"].invalid_models) == ["fake-embedding-small"]
     assert fake_server.count("/models") == 1
     assert fake_server.count("/chat/completions") == 0
 
@@ -193,7 +193,7 @@ def test_non_chat_ids_are_invalid_without_chat_requests(fake_server: FakeOpenAIS
     assert result.ok
     assert set(result.invalid) == set(NON_CHAT)
     assert set(result.models) == set(CHAT)
-    assert set(manager["fake"].get_invalid_models()) == set(NON_CHAT)
+    assert set(manager["fake"].invalid_models) == set(NON_CHAT)
     probed = {r.body["model"] for r in fake_server.requests if r.path.endswith("/chat/completions")}
     assert probed == set(CHAT)  # validation never asks about the non-chat ids
 
@@ -205,9 +205,9 @@ def test_user_short_names_and_listed_models_win(fake_server: FakeOpenAIServer,
               "valid_models": {"fake-chat": "fc", "fake-embed-ada": "ada", "mine": "m"}}
     manager, service = make_service({"fake": config}, chatrepl_home)
     service.discover_models("fake")
-    assert manager["fake"].get_valid_models() == {"fake-chat": "fc", "fake-embed-ada": "ada",
+    assert manager["fake"].usable_models() == {"fake-chat": "fc", "fake-embed-ada": "ada",
                                                   "mine": "m", "other": "other"}
-    assert "fake-embed-ada" not in manager["fake"].get_invalid_models()
+    assert "fake-embed-ada" not in manager["fake"].invalid_models
 
 
 # -- keys ------------------------------------------------------------------------------------
@@ -252,8 +252,8 @@ def test_state_file_written_and_merged_on_next_start(fake_server: FakeOpenAIServ
     requests_before = fake_server.count("/models")
     manager2, service2 = make_service(providers, chatrepl_home)
     assert fake_server.count("/models") == requests_before  # merged without asking again
-    assert manager2["fake"].get_valid_models() == {"fake-chat": "fc", "fake-new": "fake-new"}
-    assert manager2["fake"].get_invalid_models() == ["text-embedding-3-small"]
+    assert manager2["fake"].usable_models() == {"fake-chat": "fc", "fake-new": "fake-new"}
+    assert list(manager2["fake"].invalid_models) == ["text-embedding-3-small"]
     assert service2.last_discovered("fake") is not None
     assert service2.discover_models("fake").from_cache
 
@@ -368,7 +368,7 @@ def test_validate_marks_rejected_model_invalid(fake_server: FakeOpenAIServer,
     assert result.ok
     assert result.models == ("good-1", "good-2")
     assert "gone-1" in result.invalid
-    assert manager["fake"].get_invalid_models() == ["gone-1"]
+    assert list(manager["fake"].invalid_models) == ["gone-1"]
     chats = [r for r in fake_server.requests if r.path.endswith("/chat/completions")]
     assert sorted(r.body["model"] for r in chats) == ["gone-1", "good-1", "good-2"]
     assert all(r.body["max_tokens"] == 1 for r in chats)
@@ -387,7 +387,7 @@ def test_validate_leaves_models_alone_on_auth_errors(fake_server: FakeOpenAIServ
     assert service.discover_models("fake").ok
     fake_server.behavior.chat_status = 401
     assert service.validate_models("fake") == {"a": "unknown", "b": "unknown"}
-    assert manager["fake"].get_valid_models() == {"a": "a", "b": "b"}
+    assert manager["fake"].usable_models() == {"a": "a", "b": "b"}
 
 
 def test_validate_404_not_naming_the_model_is_unknown(fake_server: FakeOpenAIServer,
@@ -398,7 +398,7 @@ def test_validate_404_not_naming_the_model_is_unknown(fake_server: FakeOpenAISer
     fake_server.behavior.chat_status = 404  # e.g. a proxy without /chat/completions
     fake_server.behavior.unknown_models = {"beta-model"}
     assert service.validate_models("fake") == {"alpha-model": "unknown", "beta-model": "invalid"}
-    assert manager["fake"].get_valid_models() == {"alpha-model": "alpha-model"}
+    assert manager["fake"].usable_models() == {"alpha-model": "alpha-model"}
 
 
 def test_validate_skips_models_the_user_listed(fake_server: FakeOpenAIServer,

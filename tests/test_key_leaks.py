@@ -17,19 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fakeserver import Behavior, FakeOpenAIServer
+from fakebehavior import Behavior
+from fakeserver import FakeOpenAIServer
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from replhelpers import build_repl_state
 
-from chatrepl.chat import ChatError, ChatSession
+from chatrepl.chat import ChatSession
 from chatrepl.cli import main
 from chatrepl.clients import redacted_key
+from chatrepl.errors import ChatError
 from chatrepl.paths import resolve_paths
-from chatrepl.render import Printer
 from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
 from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
 
 INLINE_KEY = "sk-inline-LEAKCHECK-0123456789"
@@ -61,13 +62,8 @@ class Scene:
         self.printed.append((label, text))
 
     def state(self) -> tuple[ReplState, io.StringIO]:
-        paths = resolve_paths(self.env)
-        runtime = build_runtime(paths, self.env, synchronous=True)
-        chat = ChatSession(runtime.manager, self.env, runtime.config.chat, provider="inline",
-                           model="fake-chat")
-        out = io.StringIO()
-        store = SessionStore(paths.sessions_dir, paths.autosave_file)
-        return ReplState(runtime, chat, store, Printer(out)), out
+        state, out, _err = build_repl_state(None, "inline", "fake-chat", env=self.env)
+        return state, out
 
     def repl(self, *lines: str) -> ReplState:
         state, out = self.state()

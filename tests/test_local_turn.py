@@ -14,14 +14,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from replhelpers import build_repl_state
 
-from chatrepl.chat import ChatSession, TurnResult
+from chatrepl.chat import TurnResult
 from chatrepl.localserver import LocalServer
-from chatrepl.paths import resolve_paths
-from chatrepl.render import Printer
+from chatrepl.messages import Message
 from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
-from chatrepl.sessions import SessionStore
 
 TESTS = Path(__file__).resolve().parent
 WAIT = 20.0
@@ -76,15 +74,10 @@ def _state(home: Path, server: LocalServer) -> tuple[ReplState, WatchedOut]:
     # No retries: a request sent while the server is loading would fail, not be retried later.
     (home / "config.yaml").write_text("chat: {max_retries: 0}\nproviders: {}\n",
                                       encoding="utf-8")
-    env = {"CHATREPL_HOME": str(home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    runtime.discovery.add_providers({"local": server.provider_config()})
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="local",
-                       model="standin-model")
     out = WatchedOut()
-    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                      Printer(out), local_server=server)
+    state, _out, _err = build_repl_state(home, "local", "standin-model", out=out,
+                                         local_server=server)
+    state.runtime.discovery.add_providers({"local": server.provider_config()})
     return state, out
 
 
@@ -105,8 +98,8 @@ def test_a_turn_typed_while_loading_waits_and_is_answered(chatrepl_home: Path,
     assert results[0] is not None, out.getvalue()
     assert results[0].text == "Hello from the fake server."
     assert "waiting for the local model to load" in out.getvalue()
-    assert state.chat.messages[-1] == {"role": "assistant", "content": "Hello from the fake server."}
-    assert state.store.load_autosave()["messages"] == state.chat.messages
+    assert state.chat.messages[-1] == Message("assistant", "Hello from the fake server.")
+    assert state.store.load_autosave()["messages"] == [m.to_json() for m in state.chat.messages]
 
 
 def test_a_turn_on_a_server_that_died_says_why_and_keeps_the_conversation(

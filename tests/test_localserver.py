@@ -21,10 +21,10 @@ from localstandin import ends_within as _ends_within
 from localstandin import standin_server as _server
 
 from chatrepl import localmodel, localserver
+from chatrepl.errors import LocalServerError
 from chatrepl.localchild import KEY_ENV, child_environment, default_threads, llama_server_args
 from chatrepl.localmodel import (
     MODEL_FILE,
-    LocalServerError,
     ensure_gguf,
     extract_gguf,
     fetch_gguf,

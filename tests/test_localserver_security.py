@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from localstandin import ends_within, standin_server, write_standin
 
+from chatrepl.errors import LocalServerError
 from chatrepl.localchild import KEY_ENV
-from chatrepl.localmodel import LocalServerError
 
 WAIT = 20.0
 

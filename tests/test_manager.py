@@ -56,7 +56,7 @@ def test_accepts_dicts_or_provider_configs() -> None:
     config = ProviderConfig(base_api_url="https://a.example/v1", valid_models={"m": "s"})
     manager = ProviderManager({"a": config, "b": {"base_url": "https://b.example/v1"}})
     assert manager["a"].id == "a"  # the id comes from the mapping key
-    assert manager["a"].get_valid_models() == {"m": "s"}
+    assert manager["a"].usable_models() == {"m": "s"}
     assert manager["b"].id == "b"
     assert manager["b"].base_api_url == "https://b.example/v1"
 
@@ -110,6 +110,26 @@ def test_snapshot_is_cached_until_replaced(manager: ProviderManager) -> None:
     # Other providers are kept as they were.
     assert manager["together"] is not None
     assert len(manager.valid_scoped_models()) == len(second) + 1
+
+
+def test_display_strings_are_made_on_first_use_only(manager: ProviderManager,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Swapping snapshots (discovery does it often) makes no display strings; the first
+    `valid_scoped_models()` makes them once per snapshot."""
+    made: list[str] = []
+    plain = ModelRecord.display
+
+    def counted(record: ModelRecord) -> str:
+        made.append(record.scoped)
+        return plain.fget(record)  # type: ignore[attr-defined, no-any-return]
+
+    monkeypatch.setattr(ModelRecord, "display", property(counted))
+    for extra in ("o3", "o4"):
+        manager._replace_providers({"openai": manager["openai"].merge_valid_models([extra])})
+    assert made == []
+    shown = manager.valid_scoped_models()
+    assert len(made) == len(shown) == 8 and "openai/o4 (o4)" in shown
+    assert manager.valid_scoped_models() == shown and len(made) == 8
 
 
 def test_replace_providers_can_add_a_provider(manager: ProviderManager) -> None:

@@ -10,16 +10,12 @@ from pathlib import Path
 
 from discoveryhelpers import make_service, state_file
 from fakeserver import FakeOpenAIServer
+from replhelpers import build_repl_state
 
 import chatrepl
-from chatrepl.chat import ChatSession
 from chatrepl.discoveredstore import DiscoveredStore
-from chatrepl.paths import resolve_paths
-from chatrepl.render import Printer
 from chatrepl.repl import handle_line
 from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
-from chatrepl.sessions import SessionStore
 
 WAIT = 20.0
 
@@ -28,14 +24,7 @@ def repl(home: Path, write_config, url: str, listed: str = "") -> tuple[ReplStat
     """A REPL state on provider `fake` at `url`, discovering synchronously, chat on fake-chat."""
     write_config("discovery: {on_startup: false}\n"
                  f"providers:\n  fake:\n    base_url: {url}\n{listed}")
-    env = {"CHATREPL_HOME": str(home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="fake",
-                       model="fake-chat")
-    out = io.StringIO()
-    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                      Printer(out, out))
+    state, out, _err = build_repl_state(home, "fake", "fake-chat")
     return state, out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import test_catalog
+from catalogdata import RAW
 from test_catalog import RECORDS
 
 from chatrepl.catalog import Catalog
@@ -15,7 +15,7 @@ from chatrepl.modelquery import ModelFilters, as_json, as_table, select
 
 @pytest.fixture
 def catalog() -> Catalog:
-    return Catalog(data=test_catalog.RAW)
+    return Catalog(data=RAW)
 
 
 def pick(records: Any, catalog: Catalog, *, catalog_ids: dict[str, str] | None = None,

@@ -147,7 +147,7 @@ def test_load_of_a_conversation_whose_provider_is_gone(
     said = [line for line in lines if "'gone'" in line]
     assert len(said) == 1 and "using fake/fake-chat instead" in said[0]
     assert state.current_model == "fake/fake-chat"
-    assert [m["content"] for m in state.chat.messages] == ["earlier", "reply"]
+    assert [m.content for m in state.chat.messages] == ["earlier", "reply"]
     assert sent_models(fake_server) == []
 
 
@@ -198,7 +198,7 @@ def test_a_model_both_valid_and_invalid_is_never_offered(
             manager.resolve(name)
     with pytest.raises(InvalidModelError):
         manager.resolve("fake/embed-3")
-    assert manager["fake"].find_model("embed") is None
+    assert manager["fake"].exact_model("embed-3") is None
     code, out, _err = run(chatrepl_home, "models", "--json")
     assert code == 0 and "embed-3" not in out and "fake-chat" in out
     state, _notices, printed = repl_state(chatrepl_home)

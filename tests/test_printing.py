@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
+from replhelpers import build_repl_state
 
 from chatrepl.render import Printer
 from chatrepl.sanitize import CleanStream, clean
@@ -88,12 +89,7 @@ def test_subcommand_output_stream_is_cleaned() -> None:
 
 
 def test_toolbar_and_completion_menu_never_carry_controls(tmp_path, monkeypatch) -> None:
-    from chatrepl.chat import ChatSession
-    from chatrepl.paths import resolve_paths
     from chatrepl.repl import _StateHolder, build_completer
-    from chatrepl.replstate import ReplState
-    from chatrepl.runtime import build_runtime
-    from chatrepl.sessions import SessionStore
 
     home = tmp_path / "h"
     home.mkdir()
@@ -101,13 +97,7 @@ def test_toolbar_and_completion_menu_never_carry_controls(tmp_path, monkeypatch)
         "providers:\n  evil:\n    base_api_url: http://127.0.0.1:9/v1\n"
         '    valid_models: {"m\\e]0;pwned\\a\\u202etxt": "s\\e[2J"}\n'
         "discovery: {on_startup: false}\n", encoding="utf-8")
-    env = {"CHATREPL_HOME": str(home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    model = "m\x1b]0;pwned\x07\u202etxt"
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="evil", model=model)
-    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                      Printer(io.StringIO()))
+    state = build_repl_state(home, "evil", "m\x1b]0;pwned\x07\u202etxt").state
     holder = _StateHolder()
     holder.set(state)
     toolbar = holder.toolbar()

@@ -19,9 +19,9 @@ from localstandin import standin_server, write_standin
 
 from chatrepl.cli import main
 from chatrepl.discoveredstore import DiscoveredStore
-from chatrepl.errors import EXIT_USAGE, UnsafeDirectoryError
+from chatrepl.errors import EXIT_USAGE, LocalServerError, UnsafeDirectoryError
 from chatrepl.fsutil import check_private_dir, open_private, private_dir_problem, write_atomic
-from chatrepl.localmodel import LocalServerError, cached_gguf_path, fetch_gguf
+from chatrepl.localmodel import cached_gguf_path, fetch_gguf
 from chatrepl.localserver import LOG_NAME
 from chatrepl.repl import _history
 

@@ -17,17 +17,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from replhelpers import build_repl_state
 
-from chatrepl.chat import ChatSession
 from chatrepl.config import Config, load_config
 from chatrepl.errors import AmbiguousModelError, ChatReplError, ConfigError, UnknownModelError
 from chatrepl.manager import ProviderManager
-from chatrepl.paths import resolve_paths
-from chatrepl.render import Printer
 from chatrepl.repl import handle_line
 from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
-from chatrepl.sessions import SessionStore
 from chatrepl.slash_commands import REGISTRY
 
 # A fixed number of examples each, CPU-bound: up to ~25 s on 2 busy cores, so 4 minutes before
@@ -76,14 +72,8 @@ def repl_state(chatrepl_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "  remote:\n"
         "    base_url: https://api.example.invalid/v1\n"
         "    valid_models: {remote-model: rm, other/with-slash: ws}\n", encoding="utf-8")
-    env = {"CHATREPL_HOME": str(chatrepl_home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="remote",
-                       model="remote-model")
-    out = io.StringIO()
-    return ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                     Printer(out)), out
+    state, out, _err = build_repl_state(chatrepl_home, "remote", "remote-model")
+    return state, out
 
 
 def test_dispatch_raises_only_chatrepl_errors(repl_state, record_property) -> None:

@@ -11,27 +11,19 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from replhelpers import build_repl_state
 
-from chatrepl.chat import ChatSession
-from chatrepl.paths import resolve_paths
+from chatrepl.messages import Message
 from chatrepl.render import Printer
 from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
 from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
-from chatrepl.sessions import SessionStore
 
 
 def repl_runner(home: Path, config: str, provider: str, model: str, *, since_last_run: bool = False):
     """Write `config`, build a REPL state, and return a function that runs the REPL over typed
     lines and returns (state, printed text; only this run's text when `since_last_run`)."""
     (home / "config.yaml").write_text(config, encoding="utf-8")
-    env = {"CHATREPL_HOME": str(home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    store = SessionStore(paths.sessions_dir, paths.autosave_file)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider=provider, model=model)
-    out = io.StringIO()
-    state = ReplState(runtime, chat, store, Printer(out))
+    state, out, _err = build_repl_state(home, provider, model)
 
     def run(*lines: str) -> tuple[ReplState, str]:
         start = len(out.getvalue()) if since_last_run else 0
@@ -64,7 +56,7 @@ def test_chat_turn_streams_reply_and_autosaves(repl, fake_server, chatrepl_home:
     fake_server.behavior.chat_reply = "Hi there friend"
     state, printed = repl("hello")
     assert "Hi there friend" in printed
-    assert [m["role"] for m in state.chat.messages] == ["user", "assistant"]
+    assert [m.role for m in state.chat.messages] == ["user", "assistant"]
     saved = json.loads((chatrepl_home / "state" / "autosave.json").read_text())
     assert saved["messages"][1]["content"] == "Hi there friend"
 
@@ -107,7 +99,7 @@ def test_error_keeps_conversation_and_repl_alive(repl, fake_server) -> None:
 def test_save_and_load_round_trip(repl, fake_server) -> None:
     state, printed = repl("remember this", "/save mytalk", "/clear", "/load mytalk")
     assert "saved to" in printed
-    assert state.chat.messages[0]["content"] == "remember this"
+    assert state.chat.messages[0].content == "remember this"
     assert "mytalk" in state.store.names()
 
 
@@ -115,7 +107,7 @@ def test_system_retry_and_exit(repl, fake_server) -> None:
     fake_server.behavior.chat_reply = "again"
     state, printed = repl("/system Be brief.", "/sp", "question", "/retry", "/exit", "never sent")
     assert "system prompt: Be brief." in printed
-    assert [m["role"] for m in state.chat.messages] == ["user", "assistant"]
+    assert [m.role for m in state.chat.messages] == ["user", "assistant"]
     assert fake_server.count("/chat/completions") == 2
     assert state.should_exit
     bodies = [r.body for r in fake_server.requests if r.path.endswith("/chat/completions")]
@@ -173,8 +165,8 @@ def test_switching_to_a_smaller_context_warns_before_sending(catalog_repl, fake_
     state, printed = catalog_repl("/model o3m")
     assert "context window" not in printed
     # ~150k tokens: fits o3-mini (200k), not gpt-4o-mini (128k).
-    state.chat.messages = [{"role": "user", "content": "word " * 120_000},
-                           {"role": "assistant", "content": "ok"}]
+    state.chat.messages = [Message("user", "word " * 120_000),
+                           Message("assistant", "ok")]
     state, printed = catalog_repl("/model 4o-mini")
     assert "larger than openai/gpt-4o-mini's context window (128,000)" in printed
     assert state.current_model == "openai/gpt-4o-mini"
@@ -213,16 +205,11 @@ def test_markdown_printer_styles_completed_lines_only_when_colour_is_on() -> Non
     assert plain.getvalue() == "# Title\nplain text\n"
 
 
-def test_background_work_starts_once_after_the_first_prompt_is_drawn(repl, chatrepl_home) -> None:
+def test_background_work_starts_once_after_the_first_prompt_is_drawn(repl, make_repl_state) -> None:
     from chatrepl.repl import run_repl as run
 
     calls: list[int] = []
-    env = {"CHATREPL_HOME": str(chatrepl_home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="fake", model="fake-chat")
-    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                      Printer(io.StringIO()))
+    state = make_repl_state("fake", "fake-chat").state
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         pipe.send_text("/model\r/model\r\x04")
         assert run(lambda _terminal: Prepared(state, (), lambda: calls.append(1)), input=pipe,
@@ -269,7 +256,7 @@ def test_streamed_text_is_written_per_frame_not_per_chunk() -> None:
 
 def test_alt_enter_adds_a_line_and_a_paste_stays_one_message(repl, fake_server) -> None:
     state, _ = repl("first line\x1b\rsecond line", "\x1b[200~pasted one\npasted two\x1b[201~")
-    users = [m["content"] for m in state.chat.messages if m["role"] == "user"]
+    users = [m.content for m in state.chat.messages if m.role == "user"]
     assert users == ["first line\nsecond line", "pasted one\npasted two"]
 
 

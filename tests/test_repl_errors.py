@@ -8,15 +8,11 @@ from pathlib import Path
 
 import pytest
 from fakeserver import FakeOpenAIServer
+from replhelpers import build_repl_state
 
-from chatrepl.chat import ChatSession
 from chatrepl.cli import main
-from chatrepl.paths import resolve_paths
-from chatrepl.render import Printer
 from chatrepl.repl import handle_line, toolbar_text
 from chatrepl.replstate import ReplState
-from chatrepl.runtime import build_runtime
-from chatrepl.sessions import SessionStore
 
 REPLY = "Hello from the fake server."
 
@@ -30,14 +26,7 @@ def repl(chatrepl_home: Path, fake_server: FakeOpenAIServer) -> tuple[ReplState,
         "  fake:\n"
         f"    base_url: {fake_server.url}\n"
         "    valid_models: [fake-chat]\n", encoding="utf-8")
-    env = {"CHATREPL_HOME": str(chatrepl_home)}
-    paths = resolve_paths(env)
-    runtime = build_runtime(paths, env, synchronous=True)
-    chat = ChatSession(runtime.manager, env, runtime.config.chat, provider="fake",
-                       model="fake-chat")
-    err = io.StringIO()
-    state = ReplState(runtime, chat, SessionStore(paths.sessions_dir, paths.autosave_file),
-                      Printer(io.StringIO(), err))
+    state, _out, err = build_repl_state(chatrepl_home, "fake", "fake-chat", separate_err=True)
     return state, err
 
 
@@ -50,7 +39,7 @@ def test_retry_command_after_a_failed_first_message(repl, fake_server: FakeOpenA
     fake_server.behavior.chat_status = 200
     handle_line(state, "/retry")
     assert err.getvalue().count("\n") == 1  # no "nothing to retry"
-    assert [m["content"] for m in state.chat.messages] == ["my question", REPLY]
+    assert [m.content for m in state.chat.messages] == ["my question", REPLY]
 
 
 @pytest.mark.parametrize("fault", ["nested_chunk", "huge_usage", "giant_event"])
@@ -63,7 +52,7 @@ def test_hostile_reply_is_one_line_and_the_loop_goes_on(repl, fake_server: FakeO
     assert not state.should_exit and state.chat.messages == []
     fake_server.behavior.chat_fault = None
     handle_line(state, "/retry")
-    assert [m["content"] for m in state.chat.messages] == ["first", REPLY]
+    assert [m.content for m in state.chat.messages] == ["first", REPLY]
 
 
 def test_absurd_usage_leaves_the_toolbar_readable(repl, fake_server: FakeOpenAIServer) -> None:

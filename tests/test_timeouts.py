@@ -51,8 +51,9 @@ def test_never_reached():
 
 def _run(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     """pytest with the project's configuration and conftest on one test file."""
-    for name in ("conftest.py", "fakeserver.py"):
-        shutil.copy(TESTS / name, tmp_path / name)
+    for helper in TESTS.glob("*.py"):  # conftest and the helper modules it imports
+        if not helper.name.startswith("test_"):
+            shutil.copy(helper, tmp_path / helper.name)
     (tmp_path / "test_hang.py").write_text(source, encoding="utf-8")
     env = {**os.environ, "CHATREPL_TEST_HARD_STOP_GRACE": "1"}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly",

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from e2e_support import FIGURES, SERVER_WAIT, record, unavailable
 
-from chatrepl.localmodel import LocalServerError, find_gguf, llama_cpp_available
+from chatrepl.errors import LocalServerError
+from chatrepl.localmodel import find_gguf, llama_cpp_available
 from chatrepl.localserver import LocalServer
 
 E2E_KEY_ENV = "CHATREPL_E2E_LOCAL_KEY"

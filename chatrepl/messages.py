@@ -1,0 +1,52 @@
+"""Message: one turn of a conversation as a small frozen value (no I/O, stdlib only)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["user", "assistant", "system"]
+ROLES: frozenset[str] = frozenset({"user", "assistant", "system"})
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message: `role`, `content` and whether the reply was cut short (`interrupted`).
+
+    `attachments` and `parameters` are kept for what later features add (files sent with a
+    message, the request parameters of a reply); they are empty today. Only role and content
+    go on the wire.
+    """
+
+    role: Role
+    content: str
+    interrupted: bool = False
+    attachments: tuple[Mapping[str, Any], ...] = ()
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def wire(self) -> dict[str, str]:
+        """What the provider is sent: role and content only."""
+        return {"role": self.role, "content": self.content}
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data as saved files hold it; empty extras are left out, so a file without
+        attachments reads as it always has."""
+        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.interrupted:
+            data["interrupted"] = True
+        if self.attachments:
+            data["attachments"] = [dict(a) for a in self.attachments]
+        if self.parameters:
+            data["parameters"] = dict(self.parameters)
+        return data
+
+
+def user(text: str) -> Message:
+    """A user message."""
+    return Message("user", text)
+
+
+def assistant(text: str, *, interrupted: bool = False) -> Message:
+    """An assistant reply (`interrupted` when it was cut short)."""
+    return Message("assistant", text, interrupted=interrupted)
