@@ -60,7 +60,8 @@ class ReplState:
     # Set by the REPL: the one way another thread writes while the prompt owns the terminal.
     terminal: PromptTerminal | None = None
     session_cost: float = 0.0
-    cost_unknown: bool = False
+    cost_unknown: bool = False  # some turn's price is not known
+    cost_known: bool = False  # some turn's price is known (session_cost sums those)
     estimated_tokens: int = 0  # of replies whose server reported no usage: a local estimate
     cost_estimated: bool = False
     local_server: LocalServer | None = None
@@ -129,12 +130,16 @@ class ReplState:
                 f" context window ({info.context_window:,}); /clear or pick a larger model")
 
     def cost_text(self) -> str:
-        """Session cost for the toolbar, e.g. `$0.0031` (`$0.0031+` when some is unknown,
-        `~$0.0031` when some is estimated)."""
-        if not self.session_cost and not self.cost_unknown:
+        """Session cost for the toolbar, e.g. `$0.0031` (`≥$0.0031`, at least, when some turns'
+        prices are unknown; `~$0.0031` when some is estimated); nothing when no price is known
+        or the known cost is nil."""
+        if not self.cost_known or (not self.session_cost and not self.cost_unknown):
             return ""
-        return (("~" if self.cost_estimated else "") + format_cost(self.session_cost)
-                + ("+" if self.cost_unknown else ""))
+        cost = format_cost(self.session_cost)
+        if self.cost_unknown and cost.startswith("<"):  # `≥<$0.0001` would read as nonsense
+            cost = f"${self.session_cost:.8f}".rstrip("0").rstrip(".")
+        return (("≥" if self.cost_unknown else "") + ("~" if self.cost_estimated else "")
+                + cost)
 
     def tokens_text(self) -> str:
         """Tokens used for the toolbar: `tokens 123`, `~tokens 123` when partly estimated."""
@@ -156,6 +161,7 @@ class ReplState:
         if cost is None:
             self.cost_unknown = True
         else:
+            self.cost_known = True
             self.session_cost += cost
             self.cost_estimated = self.cost_estimated or estimated
         self.printer.info(usage_line(usage, cost, estimated=estimated))

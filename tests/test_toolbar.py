@@ -71,7 +71,7 @@ def test_failures_show_a_short_typed_reason(chatrepl_home: Path, servers) -> Non
 def test_model_tokens_and_cost_always_fit(chatrepl_home: Path, servers, width: int) -> None:
     state = repl_state(chatrepl_home, servers)
     state.runtime.refresher.refresh()
-    state.session_cost = 0.0123
+    state.session_cost, state.cost_known = 0.0123, True
     text = toolbar_text(state, width)
     assert get_cwidth(text) < width
     assert "alpha/fake-chat" in text and "tokens 0" in text and "$0.01" in text
