@@ -97,6 +97,16 @@ def test_a_long_model_name_is_cut_in_the_middle_not_dropped(chatrepl_home: Path,
     assert text.endswith("tokens 0")
 
 
+def test_failures_survive_a_long_model_name_at_40_columns(chatrepl_home: Path,
+                                                          servers) -> None:
+    state = repl_state(chatrepl_home, servers)
+    state.runtime.refresher.refresh()
+    state.chat.set_model("alpha", "a-very-long-model-name-from-a-gateway-with-many-parts")
+    text = toolbar_text(state, 40)
+    assert get_cwidth(text) < 40 and text.strip().startswith("alpha/") and "…" in text
+    assert "✗ 4 failed" in text and text.endswith("tokens 0")
+
+
 def test_providers_fresh_from_the_cache_are_listed(chatrepl_home: Path, servers) -> None:
     repl_state(chatrepl_home, servers).runtime.refresher.refresh()  # writes the cache
     state = repl_state(chatrepl_home, servers)  # a new run: nothing discovered in it yet
