@@ -174,7 +174,10 @@ def _discover(state: ReplState, argument: str) -> None:
     if not state.runtime.manager:
         raise UsageError(f"no providers configured; add one to {state.runtime.paths.config_file}")
     manager = state.runtime.manager
-    hosted = [n for n in names or list(manager.providers) if not manager.providers[n].is_local]
+    env = state.runtime.env
+    hosted = [n for n in names or list(manager.providers)  # without a key, none is sent
+              if not manager.providers[n].is_local
+              and manager.providers[n].resolve_api_key(env) is not None]
     if args.validate and hosted and not args.yes:
         known = sum(len(state.runtime.discovery.models_to_validate(n)) for n in hosted)
         state.printer.warning(
