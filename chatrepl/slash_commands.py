@@ -248,6 +248,7 @@ def _load(state: ReplState, argument: str) -> None:
         names = state.store.names()
         raise UsageError("usage: /load NAME" + (f" (saved: {', '.join(names[:10])})" if names else ""))
     state.load_conversation(state.store.load(argument))
+    state.autosave()  # `--continue` resumes what was loaded
     for line in resumed_lines(state.chat, f"loaded {argument}"):
         state.printer.info(line)
     state.redraw()
