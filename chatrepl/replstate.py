@@ -65,6 +65,9 @@ class ReplState:
     estimated_tokens: int = 0  # of replies whose server reported no usage: a local estimate
     cost_estimated: bool = False
     local_server: LocalServer | None = None
+    # default_model when it did not resolve at start-up: tried again after each discovery
+    # round until it resolves or the user picks a model or starts talking.
+    pending_default: str | None = None
 
     def say(self, lines: Sequence[str], *, error: bool = False) -> None:
         """Show `lines` (as errors with `error`), from any thread: above the prompt while it
@@ -95,6 +98,21 @@ class ReplState:
     def mark_used(self, scoped: str) -> None:
         self.recent = [scoped, *[r for r in self.recent if r != scoped]][:MAX_RECENT]
 
+    def retry_default_model(self, _results: object = None) -> None:
+        """Select `pending_default` if it resolves now (a refresher callback: any thread)."""
+        name = self.pending_default
+        if not name or self.chat.messages:
+            return
+        try:
+            provider, long = self.runtime.manager.resolve(name)
+            self.chat.set_model(provider.id, long)
+        except ChatReplError:
+            return
+        self.pending_default = None
+        self.mark_used(self.current_model)
+        self.say([f"default_model {name}: found by discovery; model: {self.current_model}"])
+        self.redraw()
+
     def select_model(self, name: str) -> str:
         """Switch to `name` (resolved by the manager); the errors say why not.
 
@@ -104,6 +122,7 @@ class ReplState:
         manager = self.runtime.manager
         provider, long = manager.resolve(name)
         self.chat.set_model(provider.id, long)
+        self.pending_default = None  # the user chose
         scoped = f"{provider.id}/{long}"
         self.mark_used(scoped)
         if manager.named_provider(name) is provider:
