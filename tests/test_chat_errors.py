@@ -241,7 +241,7 @@ def test_usage_count_too_long_for_int_keeps_the_reply(make_session: MakeSession,
     session = make_session()
     result = session.send("hi")
     assert result.text == "Hello " and result.usage is None  # unknown usage: estimated later
-    assert [m["content"] for m in session.messages] == ["hi", "Hello "]
+    assert [m.content for m in session.messages] == ["hi", "Hello "]
     assert session.totals == Usage()
 
 

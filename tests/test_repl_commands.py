@@ -120,7 +120,7 @@ def test_continue_after_load_resumes_what_was_loaded(repl, fake_server,
     runtime = build_runtime(resolve_paths(env), env, synchronous=True)
     args = argparse.Namespace(resume=True, model=None, system=None, plain=True, no_discover=True)
     state, notices, _start = prepare_repl(runtime, args, io.StringIO(), io.StringIO())
-    assert [m["content"] for m in state.chat.messages] == ["first question", "the answer"]
+    assert [m.content for m in state.chat.messages] == ["first question", "the answer"]
     assert "resumed the last conversation: model fake/fake-chat · 2 messages" in notices
 
 
