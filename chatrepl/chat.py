@@ -214,12 +214,12 @@ class ChatSession:
                 raise self._bound_failure(exc, provider, reply.text) from None
             except MalformedChunk as exc:
                 raise self._failure(provider, f"{exc}; try again", reply.text) from None
-            except (ValueError, RecursionError, OverflowError) as exc:  # absurd data in a chunk
-                raise self._failure(provider, f"sent a reply chatrepl cannot read "
-                                    f"({type(exc).__name__}); try again", reply.text) from None
-            except transport_error_types() as exc:  # a read error the SDK did not wrap
-                raise self._failure(provider, f"lost the connection in the middle of the reply "
-                                    f"({exc.__class__.__name__}); try again", reply.text) from None
+            except (ValueError, RecursionError, OverflowError):  # absurd data in a chunk
+                raise self._failure(provider, "sent a reply chatrepl cannot read; try again",
+                                    reply.text) from None
+            except transport_error_types():  # a read error the SDK did not wrap
+                raise self._failure(provider, "lost the connection in the middle of the reply; "
+                                    "try again", reply.text) from None
         finally:
             self._close(stream, client)
 
@@ -270,9 +270,9 @@ class ChatSession:
                 body += block
                 if len(body) > 2 * MAX_REPLY_CHARS:
                     raise self._failure(provider, "sent a reply larger than chatrepl reads", "")
-        except transport_error_types() as exc:
-            raise self._failure(provider, f"lost the connection while reading the reply "
-                                f"({exc.__class__.__name__}); try again", "") from None
+        except transport_error_types():
+            raise self._failure(provider, "lost the connection while reading the reply; "
+                                "try again", "") from None
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):

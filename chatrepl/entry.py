@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatrepl.chat import ChatSession, TurnResult, rehome
-from chatrepl.errors import EXIT_FAILURE, EXIT_OK, ChatError, StateError, UsageError
+from chatrepl.errors import EXIT_FAILURE, EXIT_OK, ChatError, ChatReplError, StateError, UsageError
 from chatrepl.recent import RecentModels, provider_of, remember_model
 from chatrepl.render import Printer, wants_color, wants_truecolor
 from chatrepl.reply import StreamEvent
@@ -91,6 +91,15 @@ def _chosen(runtime: Runtime, name: str) -> tuple[str, str]:
     return provider.id, long
 
 
+def _resolves(runtime: Runtime, name: str) -> bool:
+    """True when `name` resolves to a model with what is known now."""
+    try:
+        runtime.manager.resolve(name)
+    except ChatReplError:
+        return False
+    return True
+
+
 def _remember_if_named(runtime: Runtime, name: str, provider: str, model: str) -> None:
     """A probed provider named in full at start-up is chosen (and kept for later runs)."""
     named = runtime.manager.named_provider(name)
@@ -114,11 +123,17 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
                  stdout: TextIO, stderr: TextIO, model: str | None = None) -> int:
     """Stream one reply to stdout; errors to stderr with exit 1. `model`: as -m (default)."""
     _load_recent(runtime)
+    requested = model if model is not None else args.model
+    wanted = requested or (None if args.resume else runtime.config.default_model)
+    if wanted and not _resolves(runtime, wanted):  # a first run: nothing discovered yet
+        stale = runtime.discovery.stale_providers()
+        if stale:
+            runtime.discovery.discover_all(stale)
     chat = _new_chat(runtime, args, store,
-                     lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"),
-                     model if model is not None else args.model)
+                     lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"), requested)
     if not chat.model:
-        raise UsageError("no model: pass -m PROVIDER/MODEL or set default_model in the config")
+        raise UsageError("no model: pass -m PROVIDER/MODEL" + (
+            "" if runtime.config.default_model else " or set default_model in the config"))
 
     printer = Printer(stdout, stderr, color=wants_color(stdout, runtime.env, args.plain),
                       truecolor=wants_truecolor(runtime.env),
@@ -190,8 +205,14 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
                           truecolor=wants_truecolor(runtime.env))
     notices: list[str] = []
     recent = _load_recent(runtime)
-    chat = _new_chat(runtime, args, store, notices.append, requested_model(args, local_server))
+    requested = requested_model(args, local_server)
+    chat = _new_chat(runtime, args, store,
+                     lambda line: notices.append(ChatReplError(line).in_repl()), requested)
     state = ReplState(runtime, chat, store, printer, local_server=local_server, recent=recent)
+    default = runtime.config.default_model
+    if default and not requested and not args.resume and not _resolves(runtime, default):
+        state.pending_default = default  # discovery may yet find it
+        runtime.refresher.add_callback(state.retry_default_model)
     if chat.model:
         state.mark_used(state.current_model)
     discover = runtime.config.discovery.on_startup and not args.no_discover

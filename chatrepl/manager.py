@@ -227,9 +227,19 @@ class ProviderManager(Mapping[str, ProviderConfig]):
             except (UnknownModelError, AmbiguousModelError) as exc:
                 first = self.first_model()
                 instead = f"using {first[0]}/{first[1]}" if first[0] else "no model selected"
-                return (*first, f"default_model: {exc}; {instead}")
+                return (*first, f"default_model: {self._no_provider(default_model) or exc};"
+                                f" {instead}")
             return provider.id, long, None
         return (*self.first_model(), None)
+
+    def _no_provider(self, model_string: str) -> str | None:
+        """`no provider named 'ghost' for 'ghost/m' (configured: …)` when `ghost/m` names no
+        provider and no model is called anything like that either; else None."""
+        head, sep, _rest = model_string.strip().partition("/")
+        if not sep or self._provider_or_none(head) is not None or self.suggest(model_string):
+            return None
+        configured = ", ".join(self._state[0]) or "none"
+        return f"no provider named {head!r} for {model_string.strip()!r} (configured: {configured})"
 
     def first_model(self) -> tuple[str, str]:
         """(provider, model) of the first known model a bare name could reach, or ("", "")."""

@@ -58,7 +58,11 @@ def provider_table(runtime: Runtime) -> list[str]:
         models = len(provider.valid_models)
         status = statuses.get(pid)
         last = discovered_text(runtime.discovery.last_discovered(pid))
-        if status is not None and status.detail:
+        if status is not None and status.state == "error":  # the last discovery failed
+            reason = status.detail or status.short_reason
+            last = ("failed: " + reason if reason else "failed") + (
+                "" if last.startswith("not") else f"  (last {last})")
+        elif status is not None and status.detail:
             last += f"  ✗ {status.detail}"
         if status is not None and status.dropped:
             last += f"  ({plural(status.dropped, 'id')} dropped: too long, unprintable or too many)"

@@ -60,10 +60,14 @@ class ReplState:
     # Set by the REPL: the one way another thread writes while the prompt owns the terminal.
     terminal: PromptTerminal | None = None
     session_cost: float = 0.0
-    cost_unknown: bool = False
+    cost_unknown: bool = False  # some turn's price is not known
+    cost_known: bool = False  # some turn's price is known (session_cost sums those)
     estimated_tokens: int = 0  # of replies whose server reported no usage: a local estimate
     cost_estimated: bool = False
     local_server: LocalServer | None = None
+    # default_model when it did not resolve at start-up: tried again after each discovery
+    # round until it resolves or the user picks a model or starts talking.
+    pending_default: str | None = None
 
     def say(self, lines: Sequence[str], *, error: bool = False) -> None:
         """Show `lines` (as errors with `error`), from any thread: above the prompt while it
@@ -94,6 +98,21 @@ class ReplState:
     def mark_used(self, scoped: str) -> None:
         self.recent = [scoped, *[r for r in self.recent if r != scoped]][:MAX_RECENT]
 
+    def retry_default_model(self, _results: object = None) -> None:
+        """Select `pending_default` if it resolves now (a refresher callback: any thread)."""
+        name = self.pending_default
+        if not name or self.chat.messages:
+            return
+        try:
+            provider, long = self.runtime.manager.resolve(name)
+            self.chat.set_model(provider.id, long)
+        except ChatReplError:
+            return
+        self.pending_default = None
+        self.mark_used(self.current_model)
+        self.say([f"default_model {name}: found by discovery; model: {self.current_model}"])
+        self.redraw()
+
     def select_model(self, name: str) -> str:
         """Switch to `name` (resolved by the manager); the errors say why not.
 
@@ -103,6 +122,7 @@ class ReplState:
         manager = self.runtime.manager
         provider, long = manager.resolve(name)
         self.chat.set_model(provider.id, long)
+        self.pending_default = None  # the user chose
         scoped = f"{provider.id}/{long}"
         self.mark_used(scoped)
         if manager.named_provider(name) is provider:
@@ -129,12 +149,16 @@ class ReplState:
                 f" context window ({info.context_window:,}); /clear or pick a larger model")
 
     def cost_text(self) -> str:
-        """Session cost for the toolbar, e.g. `$0.0031` (`$0.0031+` when some is unknown,
-        `~$0.0031` when some is estimated)."""
-        if not self.session_cost and not self.cost_unknown:
+        """Session cost for the toolbar, e.g. `$0.0031` (`≥$0.0031`, at least, when some turns'
+        prices are unknown; `~$0.0031` when some is estimated); nothing when no price is known
+        or the known cost is nil."""
+        if not self.cost_known or (not self.session_cost and not self.cost_unknown):
             return ""
-        return (("~" if self.cost_estimated else "") + format_cost(self.session_cost)
-                + ("+" if self.cost_unknown else ""))
+        cost = format_cost(self.session_cost)
+        if self.cost_unknown and cost.startswith("<"):  # `≥<$0.0001` would read as nonsense
+            cost = f"${self.session_cost:.8f}".rstrip("0").rstrip(".")
+        return (("≥" if self.cost_unknown else "") + ("~" if self.cost_estimated else "")
+                + cost)
 
     def tokens_text(self) -> str:
         """Tokens used for the toolbar: `tokens 123`, `~tokens 123` when partly estimated."""
@@ -156,6 +180,7 @@ class ReplState:
         if cost is None:
             self.cost_unknown = True
         else:
+            self.cost_known = True
             self.session_cost += cost
             self.cost_estimated = self.cost_estimated or estimated
         self.printer.info(usage_line(usage, cost, estimated=estimated))

@@ -174,7 +174,10 @@ def _discover(state: ReplState, argument: str) -> None:
     if not state.runtime.manager:
         raise UsageError(f"no providers configured; add one to {state.runtime.paths.config_file}")
     manager = state.runtime.manager
-    hosted = [n for n in names or list(manager.providers) if not manager.providers[n].is_local]
+    env = state.runtime.env
+    hosted = [n for n in names or list(manager.providers)  # without a key, none is sent
+              if not manager.providers[n].is_local
+              and manager.providers[n].resolve_api_key(env) is not None]
     if args.validate and hosted and not args.yes:
         known = sum(len(state.runtime.discovery.models_to_validate(n)) for n in hosted)
         state.printer.warning(
@@ -245,6 +248,7 @@ def _load(state: ReplState, argument: str) -> None:
         names = state.store.names()
         raise UsageError("usage: /load NAME" + (f" (saved: {', '.join(names[:10])})" if names else ""))
     state.load_conversation(state.store.load(argument))
+    state.autosave()  # `--continue` resumes what was loaded
     for line in resumed_lines(state.chat, f"loaded {argument}"):
         state.printer.info(line)
     state.redraw()

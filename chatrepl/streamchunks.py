@@ -109,11 +109,24 @@ def _bytes_of(response: Any) -> Iterator[bytes]:
         raise openai.APIConnectionError(request=response.request) from err
 
 
+_MAX_INT_DIGITS = 100
+_ABSURD = 10**_MAX_INT_DIGITS  # beyond any real count: readers that bound numbers refuse it
+
+
+def _int(text: str) -> int:
+    """A JSON integer; an absurdly long one (5,000 digits) as a number no bound accepts."""
+    if len(text) > _MAX_INT_DIGITS:
+        return -_ABSURD if text.startswith("-") else _ABSURD
+    return int(text)
+
+
 def _decode(data: str) -> Any:
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as exc:  # bad JSON, a 5,000-digit number, deep nesting
-        raise MalformedChunk(f"sent a malformed reply ({type(exc).__name__})") from None
+        return json.loads(data, parse_int=_int)
+    except RecursionError:
+        raise MalformedChunk("sent a malformed reply (nested too deeply)") from None
+    except ValueError:  # bad JSON
+        raise MalformedChunk("sent a malformed reply") from None
 
 
 def _error_in(chunk: Any) -> Any:

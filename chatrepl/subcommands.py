@@ -156,7 +156,9 @@ def cmd_discover(call: Call) -> int:
                          f"({runtime.paths.config_file})")
     chosen = names or list(runtime.manager.providers)
     if (args.validate and not args.yes and ask is None
-            and any(not runtime.manager.providers[n].is_local for n in chosen)):
+            and any(not runtime.manager.providers[n].is_local
+                    and runtime.manager.providers[n].resolve_api_key(runtime.env) is not None
+                    for n in chosen)):
         raise UsageError("discover --validate sends one chat request per new model, paid on"
                          " hosted providers; pass --yes to go ahead")
     results = runtime.discovery.discover_all(names or None, force_refresh=True)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 SEPARATOR = "  │  "
 NARROW_SEPARATOR = " │ "
+MIN_MODEL_CELLS = 12  # a model cut shorter than this no longer says which model it is
 
 
 @dataclass(frozen=True)
@@ -113,5 +114,10 @@ def toolbar_text(state: ReplState, width: int | None = None) -> str:
             text = join([model, *before, middle, *after], separator)
             if get_cwidth(text) <= budget:
                 return text
-    rest = 1 + len(NARROW_SEPARATOR) + get_cwidth(NARROW_SEPARATOR.join(after))
-    return join([_fit(model, max(budget - rest, 8)), *after], NARROW_SEPARATOR)
+    # The model is cut in the middle to keep `✗ N failed`, then to keep tokens and cost only.
+    failures = [v for v in variants[-1:] if v.startswith("✗")]
+    for pieces in ([*failures, *after], after):
+        room = budget - 1 - len(NARROW_SEPARATOR) - get_cwidth(NARROW_SEPARATOR.join(pieces))
+        if room >= MIN_MODEL_CELLS or pieces is after:
+            break
+    return join([_fit(model, max(room, 8)), *pieces], NARROW_SEPARATOR)

@@ -227,16 +227,22 @@ def test_a_redirect_is_an_error_naming_where_it_pointed(make_session: MakeSessio
 
 # -- hostile replies: one line each, never a crash -------------------------------------------
 
-def test_deeply_nested_chunk_is_one_line(make_session: MakeSession,
-                                         fake_server: FakeOpenAIServer) -> None:
-    fake_server.behavior.chat_fault = "nested_chunk"
-    assert "malformed" in failure(make_session())
-
-
-def test_usage_count_too_long_for_int_is_one_line(make_session: MakeSession,
+def test_deeply_nested_chunk_is_one_line_in_words(make_session: MakeSession,
                                                   fake_server: FakeOpenAIServer) -> None:
-    fake_server.behavior.chat_fault = "huge_usage"
-    assert "malformed" in failure(make_session())
+    fake_server.behavior.chat_fault = "nested_chunk"
+    line = failure(make_session())
+    assert "malformed reply (nested too deeply)" in line
+    assert "RecursionError" not in line and "Error)" not in line  # no Python class names
+
+
+def test_usage_count_too_long_for_int_keeps_the_reply(make_session: MakeSession,
+                                                      fake_server: FakeOpenAIServer) -> None:
+    fake_server.behavior.chat_fault = "huge_usage"  # a 5,000-digit prompt_tokens
+    session = make_session()
+    result = session.send("hi")
+    assert result.text == "Hello " and result.usage is None  # unknown usage: estimated later
+    assert [m.content for m in session.messages] == ["hi", "Hello "]
+    assert session.totals == Usage()
 
 
 def test_absurd_usage_is_not_believed(make_session: MakeSession,

@@ -225,4 +225,5 @@ def test_status_is_typed_and_the_table_shows_its_fields(
     assert status.error == f"bad: {status.detail}"
     assert status.detail and status.detail.startswith("401 unauthorized")
     (line,) = provider_table(runtime)
-    assert line.startswith("bad ") and line.endswith(f"  ✗ {status.detail}")
+    assert line.startswith("bad ") and line.endswith(f"  failed: {status.detail}")
+    assert "not discovered yet" not in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,10 +156,18 @@ def test_reply_reports_tokens_and_cost_and_toolbar_totals(catalog_repl, fake_ser
     assert "<$0.0001" in toolbar_text(state) and "tokens 5" in toolbar_text(state)
 
 
-def test_unknown_price_marks_cost_as_partial(catalog_repl, fake_server) -> None:
+def test_unknown_price_shows_no_cost_at_all(catalog_repl, fake_server) -> None:
     state, printed = catalog_repl("/model tiny", "hello")
-    assert " in · " in printed and " out" in printed
-    assert state.cost_unknown and state.cost_text() == "$0+"
+    assert " in · " in printed and " out" in printed and "$" not in printed
+    assert state.cost_unknown and state.cost_text() == ""  # never `$0+`
+    assert "$" not in toolbar_text(state)
+
+
+def test_some_unknown_prices_show_the_known_sum_as_at_least(catalog_repl, fake_server) -> None:
+    fake_server.behavior.chat_reply = "one two three"
+    state, _ = catalog_repl("hello there", "/model tiny", "hello")
+    assert state.cost_unknown and state.session_cost > 0
+    assert re.fullmatch(r"≥\$0\.0000\d+", state.cost_text()) and "+" not in toolbar_text(state)
 
 
 def test_switching_to_a_smaller_context_warns_before_sending(catalog_repl, fake_server) -> None:

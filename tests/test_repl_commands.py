@@ -111,6 +111,19 @@ def test_load_says_what_it_resumed(repl, fake_server) -> None:
     assert reply_line.endswith("…") and len(reply_line) < 100
 
 
+def test_continue_after_load_resumes_what_was_loaded(repl, fake_server,
+                                                    chatrepl_home: Path) -> None:
+    fake_server.behavior.chat_reply = "the answer"
+    repl("first question", "/save kept", "/clear")
+    repl("/load kept")  # then exit, with no turn after it
+    env = {"CHATREPL_HOME": str(chatrepl_home)}
+    runtime = build_runtime(resolve_paths(env), env, synchronous=True)
+    args = argparse.Namespace(resume=True, model=None, system=None, plain=True, no_discover=True)
+    state, notices, _start = prepare_repl(runtime, args, io.StringIO(), io.StringIO())
+    assert [m.content for m in state.chat.messages] == ["first question", "the answer"]
+    assert "resumed the last conversation: model fake/fake-chat · 2 messages" in notices
+
+
 def test_continue_says_what_it_resumed(repl, fake_server, chatrepl_home: Path) -> None:
     fake_server.behavior.chat_reply = "the answer"
     repl("first question")

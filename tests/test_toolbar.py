@@ -71,7 +71,7 @@ def test_failures_show_a_short_typed_reason(chatrepl_home: Path, servers) -> Non
 def test_model_tokens_and_cost_always_fit(chatrepl_home: Path, servers, width: int) -> None:
     state = repl_state(chatrepl_home, servers)
     state.runtime.refresher.refresh()
-    state.session_cost = 0.0123
+    state.session_cost, state.cost_known = 0.0123, True
     text = toolbar_text(state, width)
     assert get_cwidth(text) < width
     assert "alpha/fake-chat" in text and "tokens 0" in text and "$0.01" in text
@@ -95,6 +95,16 @@ def test_a_long_model_name_is_cut_in_the_middle_not_dropped(chatrepl_home: Path,
     text = toolbar_text(state, 40)
     assert get_cwidth(text) < 40 and "…" in text and text.strip().startswith("alpha/")
     assert text.endswith("tokens 0")
+
+
+def test_failures_survive_a_long_model_name_at_40_columns(chatrepl_home: Path,
+                                                          servers) -> None:
+    state = repl_state(chatrepl_home, servers)
+    state.runtime.refresher.refresh()
+    state.chat.set_model("alpha", "a-very-long-model-name-from-a-gateway-with-many-parts")
+    text = toolbar_text(state, 40)
+    assert get_cwidth(text) < 40 and text.strip().startswith("alpha/") and "…" in text
+    assert "✗ 4 failed" in text and text.endswith("tokens 0")
 
 
 def test_providers_fresh_from_the_cache_are_listed(chatrepl_home: Path, servers) -> None:

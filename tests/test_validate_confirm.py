@@ -71,3 +71,24 @@ def test_repl_discover_validate_asks_for_yes(hosted, chatrepl_home: Path, fake_s
     assert fake_server.count("/chat/completions") == 0
     run("/discover cloud --validate --yes")
     assert fake_server.count("/chat/completions") == 2
+
+
+def test_repl_validate_goes_ahead_when_nothing_goes_to_a_hosted_provider(
+        chatrepl_home: Path, fake_server) -> None:
+    config = (f"providers:\n  near:\n    base_url: {fake_server.url}\n"
+              "  nokey:\n    base_url: https://nokey.example/v1\n")  # hosted, no key: not asked
+    run = repl_runner(chatrepl_home, config, "near", "fake-chat", since_last_run=True)
+    state, printed = run("/discover --validate")
+    assert "--yes" not in printed and "discovering all providers" in printed
+    state.runtime.refresher.wait(timeout=30)
+    assert fake_server.count("/chat/completions") == 1
+
+
+def test_cli_validate_without_a_terminal_needs_no_yes_for_a_keyless_hosted_provider(
+        write_config, chatrepl_home: Path, fake_server) -> None:
+    write_config(f"providers:\n  near:\n    base_url: {fake_server.url}\n"
+                 "  nokey:\n    base_url: https://nokey.example/v1\n")
+    code, _out, err = discover(chatrepl_home, [], io.StringIO(""))
+    assert code == 1  # nokey was skipped (no key); not a usage error (2)
+    assert "--yes" not in err and "0 to hosted providers" in err
+    assert fake_server.count("/chat/completions") == 1
