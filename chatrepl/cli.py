@@ -129,14 +129,14 @@ def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Enviro
     from chatrepl.gcpause import collector_paused
     from chatrepl.runtime import build_runtime  # after parsing: --help stays fast
 
-    with collector_paused():  # a short run that builds long-lived data: no collections
+    with collector_paused():  # imports and construction only: no network wait inside
         runtime = build_runtime(paths, env, synchronous=True)
-        runtime.use_local_servers()
-        for warning in runtime.warnings:
-            stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
-        # Listings hold ids, URLs and errors from servers: cleaned (JSON is escaped anyway).
-        out, err = CleanStream(stdout), CleanStream(stderr)
-        return command.run(Call(args, paths, env, out, err, _ask_on_terminal(stdin, err), runtime))
+    runtime.use_local_servers()
+    for warning in runtime.warnings:
+        stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
+    # Listings hold ids, URLs and errors from servers: cleaned (JSON is escaped anyway).
+    out, err = CleanStream(stdout), CleanStream(stderr)
+    return command.run(Call(args, paths, env, out, err, _ask_on_terminal(stdin, err), runtime))
 
 
 def run(environment: Environment) -> int:
@@ -154,14 +154,14 @@ def run(environment: Environment) -> int:
         return run_interactive(environment, paths, args)
     from chatrepl.gcpause import collector_paused
 
-    with collector_paused():  # start-up builds long-lived data and next to no garbage
+    with collector_paused():  # imports and construction only: no network wait inside
         from chatrepl.clients import import_sdk
         from chatrepl.runtime import build_runtime
 
         runtime = build_runtime(paths, env)
         import_sdk()  # a one-shot reply: the SDK now, while the collector is paused
-        if runtime.config.discovery.on_startup and not args.no_discover:
-            runtime.use_local_servers()
+    if runtime.config.discovery.on_startup and not args.no_discover:
+        runtime.use_local_servers()
     for warning in runtime.warnings:
         stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
     from chatrepl.entry import run_chat
