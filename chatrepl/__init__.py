@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from chatrepl.__version__ import VERSION as __version__
@@ -31,6 +32,4 @@ def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'chatrepl' has no attribute {name!r}")
-    import importlib
-
     return getattr(importlib.import_module(module_name), name)

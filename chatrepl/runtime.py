@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from chatrepl.catalog import Catalog
 from chatrepl.config import Config, ProviderConfig, load_config
 from chatrepl.discoveredstore import DiscoveredStore
 from chatrepl.discovery import ModelDiscoveryService
 from chatrepl.fsutil import sweep_stale_temp_files
+from chatrepl.localprobe import probe_local_servers
 from chatrepl.manager import ModelRecord, ProviderManager
 from chatrepl.paths import Paths
 from chatrepl.presetdata import PRESETS
@@ -21,7 +23,6 @@ from chatrepl.presets import merge_presets
 from chatrepl.refresher import DiscoveryRefresher
 
 if TYPE_CHECKING:
-    from chatrepl.catalog import Catalog
     from chatrepl.modelinfo import ModelInfo
 
 
@@ -46,8 +47,6 @@ class Runtime:
             return self._catalog
         with self._catalog_lock:
             if self._catalog is None:
-                from chatrepl.catalog import Catalog
-
                 self._catalog = Catalog.from_settings(self.config.catalog,
                                                       self.paths.catalog_cache_file)
             return self._catalog
@@ -73,8 +72,6 @@ class Runtime:
     def add_local_servers(self) -> list[str]:
         """Probe the usual local ports (fast); register the servers found that are not
         configured, as probed providers that never get a key. Returns their names."""
-        from chatrepl.localprobe import probe_local_servers
-
         return self.discovery.add_providers(probe_local_servers())
 
     def use_local_servers(self) -> list[str]:

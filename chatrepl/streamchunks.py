@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from chatrepl.apierrors import provider_message
 from chatrepl.limits import MAX_SSE_EVENT_BYTES, BoundExceeded
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -153,8 +154,6 @@ def _error_in(chunk: Any) -> Any:
 def _error_event(error: Any, response: Any) -> Exception:
     """The `openai.APIError` the SDK raises for an error event in a stream."""
     import openai
-
-    from chatrepl.apierrors import provider_message
 
     message = provider_message(error) or "An error occurred during streaming"
     return openai.APIError(message=message, request=response.request, body=error)
