@@ -10,6 +10,8 @@ from chatrepl.__version__ import VERSION
 from chatrepl.argparsing import Parser as _Parser
 from chatrepl.environment import Environment
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ChatReplError
+from chatrepl.gcpause import collector_paused
+from chatrepl.paths import resolve_paths
 from chatrepl.sanitize import CleanStream, clean
 from chatrepl.subcommands import SUBCOMMANDS, Call, Subcommand
 
@@ -117,8 +119,6 @@ def _ask_on_terminal(stdin: TextIO, stderr: TextIO) -> Callable[[str], bool] | N
 
 def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Environment) -> int:
     """Parse a subcommand's arguments, build the runtime when its row needs one, and run it."""
-    from chatrepl.paths import resolve_paths
-
     env, stdin, stdout, stderr = (environment.env, environment.stdin, environment.stdout,
                                   environment.stderr)
 
@@ -126,8 +126,7 @@ def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Enviro
     paths = resolve_paths(env, args.config)
     if not command.needs_runtime:
         return command.run(Call(args, paths, env, stdout, stderr))
-    from chatrepl.gcpause import collector_paused
-    from chatrepl.runtime import build_runtime  # after parsing: --help stays fast
+    from chatrepl.runtime import build_runtime
 
     with collector_paused():  # imports and construction only: no network wait inside
         runtime = build_runtime(paths, env, synchronous=True)
@@ -141,8 +140,6 @@ def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Enviro
 
 def run(environment: Environment) -> int:
     """Parse argv and run; ChatReplError propagates to main()."""
-    from chatrepl.paths import resolve_paths
-
     env, stdout, stderr = environment.env, environment.stdout, environment.stderr
     parser = build_parser(stdout)
     command, rest = _split_command(environment.argv, parser, SUBCOMMANDS)
@@ -152,8 +149,6 @@ def run(environment: Environment) -> int:
     paths = resolve_paths(env, args.config)
     if not args.prompt and environment.interactive:
         return run_interactive(environment, paths, args)
-    from chatrepl.gcpause import collector_paused
-
     with collector_paused():  # imports and construction only: no network wait inside
         from chatrepl.clients import import_sdk
         from chatrepl.runtime import build_runtime

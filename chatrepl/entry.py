@@ -11,10 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from chatrepl import localmodel, localserver
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, ChatError, ChatReplError, StateError, UsageError
+from chatrepl.localserver import LocalServer
 from chatrepl.recent import RecentModels, provider_of, remember_model
 from chatrepl.render import Printer, wants_color, wants_truecolor
+from chatrepl.replstate import ReplState, resumed_lines
 from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
 from chatrepl.sanitize import clean
@@ -23,7 +26,6 @@ from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 
 if TYPE_CHECKING:
     from chatrepl.environment import Environment
-    from chatrepl.localserver import LocalServer
     from chatrepl.repl import Prepared
 
 
@@ -49,9 +51,7 @@ def requested_model(args: argparse.Namespace, local_server: LocalServer | None) 
     """The model asked for: -m, else the local server's model when one was started."""
     if args.model or local_server is None:
         return args.model
-    from chatrepl.localserver import PROVIDER_ID
-
-    return f"{PROVIDER_ID}/{local_server.model_id}"
+    return f"{localserver.PROVIDER_ID}/{local_server.model_id}"
 
 
 def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
@@ -163,11 +163,9 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
 
 
 def _no_providers_lines(runtime: Runtime) -> list[str]:
-    from chatrepl.localmodel import offline_hint
-
     return [f"No providers configured. Add one to {runtime.paths.config_file}",
             "(see config.example.yaml or run `chatrepl init`), set a key such as"
-            f" OPENAI_API_KEY, or {offline_hint()}."]
+            f" OPENAI_API_KEY, or {localmodel.offline_hint()}."]
 
 
 def _print_usage(runtime: Runtime, chat: ChatSession, result: TurnResult,
@@ -197,7 +195,6 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
     Runs on the REPL's loader thread; `printer` (default: one on stdout and stderr) is the
     state's."""
     from chatrepl.repl import Prepared
-    from chatrepl.replstate import ReplState, resumed_lines
 
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     if printer is None:
@@ -260,8 +257,6 @@ def start_local_server(runtime: Runtime, args: argparse.Namespace, say: Callable
     """
     if not (args.local or args.gguf) and runtime.manager:
         return None
-    from chatrepl import localmodel, localserver
-
     cache_dir = runtime.paths.cache_dir
     if not (args.local or args.gguf):
         if not localmodel.is_available(cache_dir):
