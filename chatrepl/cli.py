@@ -10,6 +10,8 @@ from chatrepl.__version__ import VERSION
 from chatrepl.argparsing import Parser as _Parser
 from chatrepl.environment import Environment
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ChatReplError
+from chatrepl.gcpause import collector_paused
+from chatrepl.paths import resolve_paths
 from chatrepl.sanitize import CleanStream, clean
 from chatrepl.subcommands import SUBCOMMANDS, Call, Subcommand
 
@@ -117,8 +119,6 @@ def _ask_on_terminal(stdin: TextIO, stderr: TextIO) -> Callable[[str], bool] | N
 
 def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Environment) -> int:
     """Parse a subcommand's arguments, build the runtime when its row needs one, and run it."""
-    from chatrepl.paths import resolve_paths
-
     env, stdin, stdout, stderr = (environment.env, environment.stdin, environment.stdout,
                                   environment.stderr)
 
@@ -126,23 +126,20 @@ def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Enviro
     paths = resolve_paths(env, args.config)
     if not command.needs_runtime:
         return command.run(Call(args, paths, env, stdout, stderr))
-    from chatrepl.gcpause import collector_paused
-    from chatrepl.runtime import build_runtime  # after parsing: --help stays fast
+    from chatrepl.runtime import build_runtime
 
-    with collector_paused():  # a short run that builds long-lived data: no collections
+    with collector_paused():  # imports and construction only: no network wait inside
         runtime = build_runtime(paths, env, synchronous=True)
-        runtime.use_local_servers()
-        for warning in runtime.warnings:
-            stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
-        # Listings hold ids, URLs and errors from servers: cleaned (JSON is escaped anyway).
-        out, err = CleanStream(stdout), CleanStream(stderr)
-        return command.run(Call(args, paths, env, out, err, _ask_on_terminal(stdin, err), runtime))
+    runtime.use_local_servers()
+    for warning in runtime.warnings:
+        stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
+    # Listings hold ids, URLs and errors from servers: cleaned (JSON is escaped anyway).
+    out, err = CleanStream(stdout), CleanStream(stderr)
+    return command.run(Call(args, paths, env, out, err, _ask_on_terminal(stdin, err), runtime))
 
 
 def run(environment: Environment) -> int:
     """Parse argv and run; ChatReplError propagates to main()."""
-    from chatrepl.paths import resolve_paths
-
     env, stdout, stderr = environment.env, environment.stdout, environment.stderr
     parser = build_parser(stdout)
     command, rest = _split_command(environment.argv, parser, SUBCOMMANDS)
@@ -152,16 +149,14 @@ def run(environment: Environment) -> int:
     paths = resolve_paths(env, args.config)
     if not args.prompt and environment.interactive:
         return run_interactive(environment, paths, args)
-    from chatrepl.gcpause import collector_paused
-
-    with collector_paused():  # start-up builds long-lived data and next to no garbage
+    with collector_paused():  # imports and construction only: no network wait inside
         from chatrepl.clients import import_sdk
         from chatrepl.runtime import build_runtime
 
         runtime = build_runtime(paths, env)
         import_sdk()  # a one-shot reply: the SDK now, while the collector is paused
-        if runtime.config.discovery.on_startup and not args.no_discover:
-            runtime.use_local_servers()
+    if runtime.config.discovery.on_startup and not args.no_discover:
+        runtime.use_local_servers()
     for warning in runtime.warnings:
         stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
     from chatrepl.entry import run_chat

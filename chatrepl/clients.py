@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 from chatrepl.apierrors import Failure, Situation, advice_for, provider_code, provider_message
 from chatrepl.config import ProviderConfig
 from chatrepl.errors import ProviderError
-from chatrepl.limits import MAX_SHOWN_ERROR_CHARS, bound_of, reply_deadline
+from chatrepl.limits import (
+    MAX_BODY_BYTES,
+    MAX_ERROR_BODY_BYTES,
+    MAX_SHOWN_ERROR_CHARS,
+    bound_of,
+    reply_deadline,
+)
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -117,7 +123,6 @@ def make_client(provider: ProviderConfig, env: Mapping[str, str], *, timeout: fl
     import openai
 
     from chatrepl.bounded import bound_transports
-    from chatrepl.limits import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES
 
     context = _shared_ssl_context()
     options: dict[str, Any] = {"follow_redirects": False}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -304,8 +305,6 @@ class ModelDiscoveryService:
         ids = self.models_to_validate(config) if ids is None else list(ids)
         if not ids or config.resolve_api_key(self.env) is None:
             return dict.fromkeys(ids, "unknown")
-        from concurrent.futures import ThreadPoolExecutor
-
         client = make_client(config, self.env, timeout=self.settings.timeout_seconds,
                              max_retries=0)
 

@@ -49,7 +49,7 @@ def requested_model(args: argparse.Namespace, local_server: LocalServer | None) 
     """The model asked for: -m, else the local server's model when one was started."""
     if args.model or local_server is None:
         return args.model
-    from chatrepl.localserver import PROVIDER_ID
+    from chatrepl.localserver import PROVIDER_ID  # deferred: see chatrepl/__init__.py
 
     return f"{PROVIDER_ID}/{local_server.model_id}"
 
@@ -163,7 +163,7 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
 
 
 def _no_providers_lines(runtime: Runtime) -> list[str]:
-    from chatrepl.localmodel import offline_hint
+    from chatrepl.localmodel import offline_hint  # deferred: see chatrepl/__init__.py
 
     return [f"No providers configured. Add one to {runtime.paths.config_file}",
             "(see config.example.yaml or run `chatrepl init`), set a key such as"
@@ -196,7 +196,7 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
 
     Runs on the REPL's loader thread; `printer` (default: one on stdout and stderr) is the
     state's."""
-    from chatrepl.repl import Prepared
+    from chatrepl.repl import Prepared  # deferred: see chatrepl/__init__.py
     from chatrepl.replstate import ReplState, resumed_lines
 
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
@@ -260,7 +260,7 @@ def start_local_server(runtime: Runtime, args: argparse.Namespace, say: Callable
     """
     if not (args.local or args.gguf) and runtime.manager:
         return None
-    from chatrepl import localmodel, localserver
+    from chatrepl import localmodel, localserver  # deferred: see chatrepl/__init__.py
 
     cache_dir = runtime.paths.cache_dir
     if not (args.local or args.gguf):

@@ -7,11 +7,18 @@ import contextlib
 import errno
 import os
 import stat
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from chatrepl.errors import UnsafeDirectoryError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: files are not locked
+    fcntl = None  # type: ignore[assignment]
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
@@ -104,8 +111,6 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
 
     A reader sees the old or the new file, never a mix; on an error the old file stays.
     """
-    import tempfile  # on first write, not at start-up
-
     ensure_private_dir(path.parent)
     # mkstemp opens with O_CREAT | O_EXCL (mode 0600): a name planted in the folder fails it, and
     # os.replace swaps a link at `path` itself, never the file it points to.
@@ -157,9 +162,7 @@ def locked(path: Path) -> Iterator[None]:
     The lock is advisory (flock) and ends with the process, so a killed holder never leaves it
     taken. Where flock does not exist, the block runs unlocked.
     """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX
+    if fcntl is None:  # not POSIX
         yield
         return
     ensure_private_dir(path.parent)
@@ -183,8 +186,6 @@ def sweep_stale_temp_files(folder: Path, older_than_seconds: float = 3600.0) -> 
 
     Only files older than `older_than_seconds` go, so a write in progress elsewhere is spared.
     """
-    import time
-
     removed = 0
     cutoff = time.time() - older_than_seconds
     try:

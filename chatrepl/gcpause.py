@@ -14,6 +14,8 @@ def collector_paused() -> Iterator[None]:
     Start-up imports build a few hundred thousand long-lived objects (modules, classes, the
     SDK's pydantic schemas) and next to no garbage, so collections in the middle only walk them
     again: about 30 ms of the openai SDK's import. Frozen, they stay out of later collections.
+    Wrap imports and construction only, never a network wait: a slow server must not leave the
+    collector off while a reply or a model list is read.
     """
     if not gc.isenabled():
         yield

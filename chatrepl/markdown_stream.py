@@ -20,6 +20,7 @@ terminal until ``finish()``: call ``finish()`` before printing anything else.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -366,8 +367,6 @@ class MarkdownStream:
 
     def _setup(self) -> Console:
         if self._console is None:
-            import io
-
             from rich.color import ColorSystem
             from rich.console import Console
 

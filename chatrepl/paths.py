@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from chatrepl.fsutil import check_private_dir
 
 APP_NAME = "chatrepl"
@@ -65,16 +67,12 @@ def resolve_paths(env: Mapping[str, str], config_override: str | None = None) ->
     elif home:
         config_file, explicit = Path(home).expanduser() / "config.yaml", False
     else:
-        import platformdirs
-
         config_file = Path(platformdirs.user_config_dir(APP_NAME)) / "config.yaml"
         explicit = False
     if home:
         base = Path(home).expanduser()
         state_dir, cache_dir = base / "state", base / "cache"
     else:
-        import platformdirs
-
         state_dir = Path(platformdirs.user_data_dir(APP_NAME))
         cache_dir = Path(platformdirs.user_cache_dir(APP_NAME))
     return Paths(config_file, explicit, state_dir, cache_dir)

@@ -12,14 +12,11 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
+from chatrepl.markdown_stream import MarkdownStream
 from chatrepl.sanitize import clean
 from chatrepl.wordwrap import WordWrapper
-
-if TYPE_CHECKING:
-    from chatrepl.markdown_stream import MarkdownStream
-
 
 DIM, RED, YELLOW, RESET = "\x1b[2m", "\x1b[31m", "\x1b[33m", "\x1b[0m"
 REASONING_LABEL = "thinking: "
@@ -85,8 +82,6 @@ class Printer:
             if self._reasoning_to_err:
                 self._wrappers[id(self.err)] = WordWrapper(self._err_columns)
         if color and markdown:
-            from chatrepl.markdown_stream import MarkdownStream
-
             self._markdown = MarkdownStream(self._stream, width=self.columns, wrap=wrap,
                                             color_system="truecolor" if truecolor else "256")
 

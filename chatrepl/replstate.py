@@ -244,7 +244,7 @@ class ReplState:
         server = self.local_server
         if server is None or server.state == "ready":
             return True
-        from chatrepl.localserver import PROVIDER_ID
+        from chatrepl.localserver import PROVIDER_ID  # deferred: see chatrepl/__init__.py
 
         if self.chat.provider != PROVIDER_ID:
             return True

@@ -1,6 +1,8 @@
 """One reply as it arrives: stream chunks (or a whole completion) in, text and events out.
 
-Chunks are plain JSON data (see `streamchunks`) or SDK objects; both read the same.
+Chunks and completions are the JSON data the server sent (`streamchunks` hands every chunk
+over in that one shape); a field of the wrong JSON type is skipped, as is a chunk that is not
+an object.
 """
 
 from __future__ import annotations
@@ -39,11 +41,9 @@ class Usage:
 EventCallback = Callable[[StreamEvent], None]
 
 
-def _get(obj: Any, name: str) -> Any:
-    """An attribute of an SDK object or a key of a dict; None when absent."""
-    if isinstance(obj, dict):  # a plain dict check: the Mapping ABC costs more per chunk
-        return obj.get(name)
-    return getattr(obj, name, None)
+def _field(obj: Any, name: str) -> Any:
+    """A field of a JSON object; None when absent or when `obj` is not an object."""
+    return obj.get(name) if isinstance(obj, dict) else None  # dict: the Mapping ABC costs more
 
 
 def usage_from(raw: Any) -> Usage | None:
@@ -51,7 +51,7 @@ def usage_from(raw: Any) -> Usage | None:
     they are not believable (negative, or beyond any real count)."""
     if raw is None:
         return None
-    prompt, completion = _get(raw, "prompt_tokens"), _get(raw, "completion_tokens")
+    prompt, completion = _field(raw, "prompt_tokens"), _field(raw, "completion_tokens")
     if not isinstance(prompt, int) and not isinstance(completion, int):
         return None
     counts = [value if isinstance(value, int) else 0 for value in (prompt, completion)]
@@ -62,7 +62,7 @@ def usage_from(raw: Any) -> Usage | None:
 
 def _reasoning_of(part: Any) -> str:
     for name in ("reasoning_content", "reasoning"):
-        value = _get(part, name)
+        value = _field(part, name)
         if isinstance(value, str) and value:
             return value
     return ""
@@ -107,17 +107,17 @@ class Reply:
 
     def add_chunk(self, chunk: Any) -> None:
         self.chunks += 1
-        usage = usage_from(_get(chunk, "usage"))
+        usage = usage_from(_field(chunk, "usage"))
         if usage is not None:
             self.usage = usage
-        choices = _get(chunk, "choices")
+        choices = _field(chunk, "choices")
         for choice in choices if isinstance(choices, list) else ():
-            if _get(choice, "index") not in (None, 0):
+            if _field(choice, "index") not in (None, 0):
                 continue
-            finish = _get(choice, "finish_reason")
+            finish = _field(choice, "finish_reason")
             if isinstance(finish, str) and finish:
                 self.finish_reason = finish
-            delta = _get(choice, "delta")
+            delta = _field(choice, "delta")
             if delta is not None:
                 self._emit_parts(delta)
 
@@ -127,8 +127,8 @@ class Reply:
         self.usage = usage_from(data.get("usage"))
         choices = data.get("choices") or []
         choice = choices[0] if isinstance(choices, list) and choices else {}
-        message = _get(choice, "message") or {}
-        self.finish_reason = _get(choice, "finish_reason") or "stop"
+        message = _field(choice, "message") or {}
+        self.finish_reason = _field(choice, "finish_reason") or "stop"
         self._emit_parts(message)
 
     def _emit_parts(self, part: Any) -> None:
@@ -136,6 +136,6 @@ class Reply:
         thought = _reasoning_of(part)
         if thought:
             self._emit("reasoning", thought)
-        content = _get(part, "content")
+        content = _field(part, "content")
         if isinstance(content, str) and content:
             self._emit("content", content)

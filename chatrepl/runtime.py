@@ -14,6 +14,7 @@ from chatrepl.config import Config, ProviderConfig, load_config
 from chatrepl.discoveredstore import DiscoveredStore
 from chatrepl.discovery import ModelDiscoveryService
 from chatrepl.fsutil import sweep_stale_temp_files
+from chatrepl.localprobe import probe_local_servers
 from chatrepl.manager import ModelRecord, ProviderManager
 from chatrepl.paths import Paths
 from chatrepl.presetdata import PRESETS
@@ -46,7 +47,7 @@ class Runtime:
             return self._catalog
         with self._catalog_lock:
             if self._catalog is None:
-                from chatrepl.catalog import Catalog
+                from chatrepl.catalog import Catalog  # deferred: see chatrepl/__init__.py
 
                 self._catalog = Catalog.from_settings(self.config.catalog,
                                                       self.paths.catalog_cache_file)
@@ -73,8 +74,6 @@ class Runtime:
     def add_local_servers(self) -> list[str]:
         """Probe the usual local ports (fast); register the servers found that are not
         configured, as probed providers that never get a key. Returns their names."""
-        from chatrepl.localprobe import probe_local_servers
-
         return self.discovery.add_providers(probe_local_servers())
 
     def use_local_servers(self) -> list[str]:

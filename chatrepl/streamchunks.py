@@ -6,6 +6,10 @@ whose decoder holds a line or an event of any size: here one line or one event i
 `APIConnectionError` and error events its `APIError`, as the SDK would raise them. No pydantic
 model is built per chunk (about nine tenths of the SDK's per-chunk cost): each chunk is one
 `json.loads`.
+
+This is the one module that reads an SDK stream: whichever way a chunk arrives, the rest of
+chatrepl gets it as the JSON object the server sent (a dict, or whatever other JSON value a
+broken server sent; readers check).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from chatrepl.apierrors import provider_message
 from chatrepl.limits import MAX_SSE_EVENT_BYTES, BoundExceeded
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -32,12 +37,13 @@ def iter_chunks(stream: Any, on_done: Callable[[], None] | None = None) -> Itera
     Raises `openai.APIError` for an error event (`{"error": ...}` or vLLM's flat
     `{"object": "error", ...}`), `MalformedChunk` for a data event that cannot be read, and
     `BoundExceeded` for an event over the size cap. A stream without a `response` (a stand-in
-    for another SDK) is read through its own iteration (model objects; the caller reads both).
-    The HTTP response is closed when iteration stops.
+    for another SDK) is read through its own iteration, each chunk object dumped to the same
+    plain data. The HTTP response is closed when iteration stops.
     """
     response = getattr(stream, "response", None)
     if response is None or not hasattr(response, "iter_bytes"):
-        yield from stream
+        for chunk in stream:
+            yield as_data(chunk)
         return
     try:
         for data in sse_data(_bytes_of(response)):
@@ -52,6 +58,13 @@ def iter_chunks(stream: Any, on_done: Callable[[], None] | None = None) -> Itera
             yield chunk
     finally:
         response.close()
+
+
+def as_data(chunk: Any) -> Any:
+    """An SDK chunk object as the JSON object it was read from (the SDK's own `to_dict()`:
+    the server's field names, only the fields it sent); plain data is returned as it is."""
+    to_dict = getattr(chunk, "to_dict", None)
+    return to_dict() if callable(to_dict) and not isinstance(chunk, dict) else chunk
 
 
 def sse_data(byte_chunks: Iterable[bytes], max_bytes: int = MAX_SSE_EVENT_BYTES) -> Iterator[str]:
@@ -141,8 +154,6 @@ def _error_in(chunk: Any) -> Any:
 def _error_event(error: Any, response: Any) -> Exception:
     """The `openai.APIError` the SDK raises for an error event in a stream."""
     import openai
-
-    from chatrepl.apierrors import provider_message
 
     message = provider_message(error) or "An error occurred during streaming"
     return openai.APIError(message=message, request=response.request, body=error)

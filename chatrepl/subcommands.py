@@ -14,6 +14,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TextIO
 
 from chatrepl.errors import EXIT_FAILURE, EXIT_OK, UsageError
+from chatrepl.fsutil import write_atomic
+from chatrepl.modelinfo import info_json
+from chatrepl.providertable import provider_rows, provider_table
 from chatrepl.wording import plural
 
 if TYPE_CHECKING:
@@ -95,7 +98,6 @@ def _info_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_info(call: Call) -> int:
     from chatrepl.manager import ModelRecord
-    from chatrepl.modelinfo import info_json
     from chatrepl.modelquery import info_card
 
     runtime, out = call.runtime, call.out
@@ -115,7 +117,6 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_init(call: Call) -> int:
-    from chatrepl.fsutil import write_atomic
     from chatrepl.localprobe import probe_local_servers, render_init_config
     from chatrepl.presets import preset_providers
 
@@ -189,8 +190,6 @@ def cmd_discover(call: Call) -> int:
 
 
 def cmd_providers(call: Call) -> int:
-    from chatrepl.providertable import provider_rows, provider_table
-
     runtime, out = call.runtime, call.out
     if call.args.json:
         json.dump(provider_rows(runtime), out, indent=1)

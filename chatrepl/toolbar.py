@@ -33,9 +33,7 @@ class ProviderLine:
 
 def provider_lines(state: ReplState) -> list[ProviderLine]:
     """Every provider with an outcome: discovered in this run, or fresh from the cache."""
-    # Here, not at the top: discovery pulls in pydantic, which the first prompt must not wait
-    # for; by the time a state exists the runtime has imported it.
-    from chatrepl.discovery import DiscoveryState
+    from chatrepl.discovery import DiscoveryState  # deferred: see chatrepl/__init__.py
 
     runtime = state.runtime
     statuses = runtime.refresher.status

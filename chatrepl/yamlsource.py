@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +53,6 @@ class YamlDocument:
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to `word`, if any is close."""
-    import difflib  # only when there is something to suggest
-
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

@@ -3,6 +3,7 @@ shapes of real providers) and what it saw (`SeenRequest`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ class Behavior:
     # A chat request waits (at most `chat_delay` seconds) until this many are in flight at
     # once, so requests a client sends together overlap however slowly they arrive.
     chat_hold_until: int = 0
+    on_request: Callable[[str], None] | None = None  # called with each request's path, first
 
 
 @dataclass

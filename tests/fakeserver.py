@@ -27,6 +27,9 @@ class _Handler(StreamingHandler):
 
     # -- helpers -------------------------------------------------------------------------
     def _record(self, body: Any) -> None:
+        hook = self.server.behavior.on_request
+        if hook is not None:
+            hook(self.path)
         with self.server.lock:
             self.server.seen.append(SeenRequest(self.command, self.path, dict(self.headers), body))
 

@@ -77,3 +77,26 @@ def test_a_command_turns_the_collector_back_on(write_config, chatrepl_home: Path
 
     assert code == 0 and "fake/fake-chat" in out.getvalue()
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("argv", [["discover"], ["discover", "--validate", "--yes"], ["models"],
+                                  ["info", "fake/fake-chat"], ["providers"],
+                                  ["-m", "fake/fake-chat", "hi"]],
+                         ids=["discover", "validate", "models", "info", "providers", "one-shot"])
+def test_the_collector_is_on_while_a_run_waits_on_a_server(
+        argv: list[str], write_config, chatrepl_home: Path, fake_server: FakeOpenAIServer,
+        probe_ports) -> None:
+    # The server's handler runs while chatrepl waits for its answer: what it sees of the
+    # (process-wide) collector is what chatrepl left it at during the wait.
+    seen: list[tuple[str, bool]] = []
+    fake_server.behavior.on_request = lambda path: seen.append((path, gc.isenabled()))
+    probe_ports(llamacpp=fake_server.port)  # the local-server probe waits on it too
+    write_config(f"providers:\n  fake:\n    base_url: {fake_server.url}\n"
+                 "    valid_models: [fake-chat]\n")
+    gc.unfreeze()
+    code = main(argv, env={"CHATREPL_HOME": str(chatrepl_home)}, stdin=io.StringIO(""),
+                stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert code == 0
+    assert seen and all(enabled for _path, enabled in seen), seen
+    assert gc.get_freeze_count() > 0  # start-up itself still ran with the collector paused

@@ -36,11 +36,9 @@ class _PublicIterationOnly:
         return iter(self._stream)
 
 
-def _content(chunk: Any) -> str:
-    if isinstance(chunk, dict):
-        choices = chunk.get("choices") or [{}]
-        return choices[0].get("delta", {}).get("content") or ""
-    return (chunk.choices[0].delta.content or "") if chunk.choices else ""
+def _content(chunk: dict[str, Any]) -> str:
+    choices = chunk.get("choices") or [{}]
+    return choices[0].get("delta", {}).get("content") or ""
 
 
 def test_chunks_are_plain_dicts_and_stop_at_done(fake_server: FakeOpenAIServer) -> None:
@@ -53,12 +51,16 @@ def test_chunks_are_plain_dicts_and_stop_at_done(fake_server: FakeOpenAIServer) 
     assert stream.response.is_closed
 
 
-def test_an_sdk_without_iter_events_is_read_through_its_own_iteration(
+def test_a_stream_read_through_the_sdks_iteration_gives_the_same_plain_dicts(
         fake_server: FakeOpenAIServer) -> None:
-    chunks = list(iter_chunks(_PublicIterationOnly(_stream(fake_server))))
+    fake_server.behavior.reasoning_chunks = ["Thinking it over."]  # a field the SDK does not name
+    fast = list(iter_chunks(_stream(fake_server)))
+    fallback = list(iter_chunks(_PublicIterationOnly(_stream(fake_server))))
 
-    assert chunks and not any(isinstance(chunk, dict) for chunk in chunks)
-    assert "".join(_content(c) for c in chunks) == fake_server.behavior.chat_reply
+    assert all(type(chunk) is dict for chunk in fallback)
+    assert fallback == fast
+    assert fast[1]["choices"][0]["delta"] == {"reasoning_content": "Thinking it over."}
+    assert "".join(_content(c) for c in fallback) == fake_server.behavior.chat_reply
 
 
 @pytest.mark.parametrize(("fault", "message"), [
