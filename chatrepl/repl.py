@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import get_app
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.buffer import CompletionState
 from prompt_toolkit.completion import (
+    CompleteEvent,
     Completer,
     DynamicCompleter,
     ThreadedCompleter,
@@ -64,6 +66,24 @@ def key_bindings() -> KeyBindings:
     @bindings.add("escape", "enter")
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
+
+    @bindings.add("tab")
+    def _complete(event: KeyPressEvent) -> None:
+        # With the menu up, the next entry. Otherwise the completions are computed here and the
+        # first one taken: prompt_toolkit's own Tab is dropped while a completion started by
+        # typing is still running on the completer thread (its menu still empty).
+        buffer = event.current_buffer
+        if buffer.complete_state is not None and buffer.complete_state.completions:
+            buffer.complete_next()
+            return
+        if buffer.completer is None:
+            return
+        found = list(buffer.completer.get_completions(
+            buffer.document, CompleteEvent(completion_requested=True)))
+        if found:
+            buffer.complete_state = CompletionState(original_document=buffer.document,
+                                                    completions=found)
+            buffer.go_to_completion(0)
 
     @bindings.add("c-c")
     def _discard_line(event: KeyPressEvent) -> None:
