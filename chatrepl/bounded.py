@@ -21,7 +21,7 @@ from chatrepl.limits import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES, BoundExceeded,
 try:  # httpx2 for SDK 3.x, httpx before
     import httpx2 as http
 except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as http  # type: ignore[no-redef]
+    import httpx as http  # type: ignore[no-redef]  # the same name, from the other library
 
 
 class BoundedStream(http.SyncByteStream):
