@@ -57,8 +57,10 @@ e2e: $(LOCAL_STAMP)
 bench: $(STAMP)
 	$(PY) bench/run_all.py
 
+# ruff, then mypy on the package (it ships py.typed; settings in pyproject.toml's [tool.mypy]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check chatrepl tests bench tools
+	$(VENV)/bin/mypy chatrepl
 
 clean:
 	rm -rf $(VENV) build *.egg-info

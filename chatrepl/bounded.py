@@ -21,10 +21,10 @@ from chatrepl.limits import MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES, BoundExceeded,
 try:  # httpx2 for SDK 3.x, httpx before
     import httpx2 as http
 except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as http  # type: ignore[no-redef]
+    import httpx as http  # type: ignore[no-redef]  # the same name, from the other library
 
 
-class BoundedStream(http.SyncByteStream):  # type: ignore[misc]
+class BoundedStream(http.SyncByteStream):
     """A response body read under a byte cap and a deadline (`seconds` after the request
     `started`, by time.monotonic()). `truncate`: end quietly at the cap (an error body) instead
     of refusing the body."""
@@ -56,7 +56,7 @@ class BoundedStream(http.SyncByteStream):  # type: ignore[misc]
         self._inner.close()
 
 
-class BoundedTransport(http.BaseTransport):  # type: ignore[misc]
+class BoundedTransport(http.BaseTransport):
     """Wraps a transport so that every response body is read under caps and a deadline."""
 
     def __init__(self, inner: Any, *, deadline_seconds: float, max_body_bytes: int = MAX_BODY_BYTES,

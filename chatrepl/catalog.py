@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from http.client import HTTPException
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from chatrepl.__version__ import VERSION
@@ -46,6 +46,11 @@ from chatrepl.modelinfo import (  # noqa: F401  (re-exported: the catalog's publ
     without_prices,
 )
 from chatrepl.modelsreply import ListedFacts
+
+if TYPE_CHECKING:
+    from http.client import HTTPMessage
+
+    from chatrepl.config import CatalogSettings
 
 RawData = Mapping[str, Any]
 Fetch = Callable[[str, float], bytes]
@@ -334,8 +339,8 @@ def redirect_allowed(old_url: str, new_url: str) -> bool:
 
 
 class _SafeRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,
-                         newurl: str) -> Any:
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: HTTPMessage, newurl: str) -> urllib.request.Request | None:
         if not redirect_allowed(req.full_url, newurl):
             raise CatalogError(f"redirected from {req.full_url} to {newurl}; "
                                "refused (an https download stays https)")
@@ -398,7 +403,7 @@ class Catalog:
         self._refresh_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any, cache_file: Path | None) -> Catalog:
+    def from_settings(cls, settings: CatalogSettings, cache_file: Path | None) -> Catalog:
         """From `Config.catalog` (CatalogSettings): the URL only when `refresh` is on."""
         return cls(cache_file, settings.url if settings.refresh else None, settings.ttl_seconds)
 

@@ -25,6 +25,7 @@ events and on `TurnResult.reasoning`; it is never stored in `messages` and never
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Mapping
@@ -289,13 +290,12 @@ class ChatSession:
     @staticmethod
     def _close(stream: Any, client: OpenAI) -> None:
         """Close the HTTP stream and the client; an interrupt while closing is ignored."""
+        ignored: tuple[type[BaseException], ...] = (KeyboardInterrupt, OSError, *transport_error_types())
         for close in (getattr(stream, "close", None), client.close):
             if close is None:
                 continue
-            try:
+            with contextlib.suppress(*ignored):
                 close()
-            except (KeyboardInterrupt, OSError, *transport_error_types()):
-                pass
 
     # -- errors ----------------------------------------------------------------------------
     def _failure(self, provider: ProviderConfig, what: str, partial: str) -> ChatError:

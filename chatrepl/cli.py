@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 from chatrepl.__version__ import VERSION
 from chatrepl.argparsing import Parser as _Parser
@@ -134,7 +134,8 @@ def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Enviro
     for warning in runtime.warnings:
         stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
     # Listings hold ids, URLs and errors from servers: cleaned (JSON is escaped anyway).
-    out, err = CleanStream(stdout), CleanStream(stderr)
+    # A CleanStream is a TextIO: it cleans writes and passes every other attribute through.
+    out, err = cast(TextIO, CleanStream(stdout)), cast(TextIO, CleanStream(stderr))
     return command.run(Call(args, paths, env, out, err, _ask_on_terminal(stdin, err), runtime))
 
 

@@ -24,13 +24,15 @@ from chatrepl.limits import (
 )
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     from openai import OpenAI
 
 _SSL_LOCK = threading.Lock()
-_SSL_CONTEXT: list[Any] = []  # the one shared context, once made
+_SSL_CONTEXT: list[SSLContext | None] = []  # the one shared context, once made
 
 
-def _shared_ssl_context() -> Any:
+def _shared_ssl_context() -> SSLContext | None:
     """One TLS context for every client, made by the SDK's HTTP library as it would by default.
 
     Loading the CA bundle takes ~20 ms of CPU under the GIL; made per client, eight providers

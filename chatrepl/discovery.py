@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatrepl.clients import describe_api_problem, make_client, redact, short_api_reason
 from chatrepl.config import DiscoverySettings, ProviderConfig
@@ -31,6 +31,9 @@ from chatrepl.modelsreply import (  # noqa: F401  (is_chat_model re-exported)
     read_models_body,
 )
 from chatrepl.wording import plural
+
+if TYPE_CHECKING:
+    from openai import OpenAI
 
 # How much longer than `timeout_seconds` a discovery round waits for one provider before it
 # reports it "timed out" and goes on without it.
@@ -389,7 +392,7 @@ class ModelDiscoveryService:
         return [results[name] for name in chosen]
 
 
-def _probe(client: Any, model: str) -> str:
+def _probe(client: OpenAI, model: str) -> str:
     import openai
 
     try:

@@ -119,6 +119,13 @@ def _one_shot_prompt(args: argparse.Namespace, environment: Environment) -> str:
     return " ".join(words)
 
 
+def _say_to(stderr: TextIO) -> Callable[[str], None]:
+    """A `say` callback that writes one cleaned `chatrepl: ` line to `stderr`."""
+    def say(line: str) -> None:
+        stderr.write(clean(f"chatrepl: {line}") + "\n")
+    return say
+
+
 def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store: SessionStore,
                  stdout: TextIO, stderr: TextIO, model: str | None = None) -> int:
     """Stream one reply to stdout; errors to stderr with exit 1. `model`: as -m (default)."""
@@ -129,8 +136,7 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
         stale = runtime.discovery.stale_providers()
         if stale:
             runtime.discovery.discover_all(stale)
-    chat = _new_chat(runtime, args, store,
-                     lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"), requested)
+    chat = _new_chat(runtime, args, store, _say_to(stderr), requested)
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL" + (
             "" if runtime.config.default_model else " or set default_model in the config"))
@@ -282,8 +288,7 @@ def run_chat(runtime: Runtime, args: argparse.Namespace, environment: Environmen
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     prompt = _one_shot_prompt(args, environment)
     stderr = environment.stderr
-    server = start_local_server(runtime, args,
-                                lambda line: stderr.write(clean(f"chatrepl: {line}") + "\n"))
+    server = start_local_server(runtime, args, _say_to(stderr))
     try:
         if server is not None:
             server.ensure_ready()

@@ -23,18 +23,20 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from chatrepl.sanitize import UNSAFE
 from chatrepl.wordwrap import WordWrapper, break_spans
 
 if TYPE_CHECKING:
+    from rich.color import ColorSystem
     from rich.console import Console
     from rich.style import Style
     from rich.syntax import Syntax
     from rich.text import Text
 
-COLOR_SYSTEMS = ("standard", "256", "truecolor", "windows")
+ColorSystemName = Literal["standard", "256", "truecolor", "windows"]
+COLOR_SYSTEMS: tuple[ColorSystemName, ...] = ("standard", "256", "truecolor", "windows")
 
 # C0 controls except TAB and LF, DEL, C1 controls and bidi overrides: dropped from the stream.
 # Besides what they could do to the terminal, they would move the cursor behind our back (CR, BS,
@@ -199,7 +201,7 @@ class MarkdownStream:
     """
 
     def __init__(self, write: Callable[[str], None], *, width: Callable[[], int],
-                 color_system: str = "256", code_theme: str = "ansi_dark",
+                 color_system: ColorSystemName = "256", code_theme: str = "ansi_dark",
                  wrap: bool = False) -> None:
         if color_system not in COLOR_SYSTEMS:
             raise ValueError(f"color_system must be one of {', '.join(COLOR_SYSTEMS)}, not {color_system!r}")
@@ -208,7 +210,7 @@ class MarkdownStream:
         self._color_system_name = color_system
         self._code_theme = code_theme
         self._console: Console | None = None
-        self._color_system: Any = None
+        self._color_system: ColorSystem | None = None
         self._syntaxes: dict[str, Syntax | None] = {}
         self._styles: dict[str, Style] = {}
         self._parts: list[str] = []  # raw text of the current line, already on the screen

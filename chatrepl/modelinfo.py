@@ -195,11 +195,17 @@ def with_listing(info: ModelInfo | None, listed: ListedFacts, provider: str,
                    input_price=listed.input_price, output_price=listed.output_price)
 
 
+def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The map under `name`, or an empty one when it is missing or not a map."""
+    value = raw.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
 def info_from_raw(raw: Mapping[str, Any], provider: str = "", model_id: str = "") -> ModelInfo:
     """A ModelInfo from one models.dev model entry; missing or odd fields become unknown."""
-    limit = raw.get("limit") if isinstance(raw.get("limit"), Mapping) else {}
-    cost = raw.get("cost") if isinstance(raw.get("cost"), Mapping) else {}
-    modalities = raw.get("modalities") if isinstance(raw.get("modalities"), Mapping) else {}
+    limit = _section(raw, "limit")
+    cost = _section(raw, "cost")
+    modalities = _section(raw, "modalities")
     inputs = modalities.get("input")
     vision = isinstance(inputs, (list, tuple)) and "image" in inputs
     return ModelInfo(

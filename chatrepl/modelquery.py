@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,8 @@ def filters_from(args: argparse.Namespace, terms: Sequence[str] = ()) -> ModelFi
                         args.reasoning, args.min_context, args.max_price)
 
 
-def select(records: Iterable[ModelRecord], facts: Any, filters: ModelFilters,
+def select(records: Iterable[ModelRecord], facts: Callable[[ModelRecord], ModelInfo | None],
+           filters: ModelFilters,
            ) -> list[tuple[ModelRecord, ModelInfo | None]]:
     """Records passing every filter, each with its catalog facts (`facts(record)`)."""
     wanted = filters.provider.lower() if filters.provider else None

@@ -107,9 +107,10 @@ class _Index:
         records = sorted(snapshot.records, key=lambda r: (len(r.scoped), r.scoped_lower, r.scoped))
         self.records: tuple[ModelRecord, ...] = tuple(records)
         self.size = len(records)
-        self.keys = _Keys(*_keys_for((r.scoped_lower, r.long.lower(), r.short_lower) for r in records))
+        names, words, text = _keys_for((r.scoped_lower, r.long.lower(), r.short_lower) for r in records)
+        self.keys = _Keys(names, words, text)
         # No term longer than every name can match (this bounds the work a pasted text makes).
-        self.longest = max(map(len, self.keys.text), default=0)
+        self.longest = max(map(len, text), default=0)
         self.row_of: dict[str, int] = {}
         self.provider_rows: dict[str, list[int]] = {}
         for row, record in enumerate(records):

@@ -21,7 +21,7 @@ def preset_provider(preset: Preset, key_variable: str | None = None) -> Provider
         base_api_url=preset.base_url,
         api_key_env=key_variable or preset.key_variable,
         catalog_id=preset.catalog_id,
-        valid_models=list(preset.models),
+        valid_models={model: model for model in preset.models},
     )
 
 

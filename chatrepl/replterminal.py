@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from prompt_toolkit.application import run_in_terminal
 
@@ -68,7 +68,8 @@ class PromptTerminal:
         TerminalClosedError when the REPL ended first."""
         if self.on_owner_thread():
             return function()
-        return self._submit(function, in_terminal=False).result()  # type: ignore[return-value]
+        # Not in_terminal: the future holds what `function()` returned.
+        return cast(T, self._submit(function, in_terminal=False).result())
 
     # -- the REPL's side -------------------------------------------------------------------
     def prompt_started(self) -> None:

@@ -8,7 +8,7 @@ missing (the first files had neither).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,7 +23,7 @@ from chatrepl.errors import StateError
 from chatrepl.limits import MAX_TOKEN_COUNT
 from chatrepl.messages import Message
 
-SESSION_FORMAT = "chatrepl-session"
+SESSION_FORMAT: Final = "chatrepl-session"  # Final: its type is the literal, as `format` wants
 SESSION_VERSION = 1
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatrepl.modelinfo import format_cost
 from chatrepl.reply import Usage
+
+if TYPE_CHECKING:
+    from chatrepl.chat import ChatSession
 
 CHARS_PER_TOKEN = 4  # a rough figure for English text; the estimate is marked with "~"
 
@@ -29,7 +32,7 @@ def usage_line(usage: Usage, cost: float | None, *, estimated: bool = False) -> 
     return f"{mark}{usage.prompt_tokens} in · {mark}{usage.completion_tokens} out{price}"
 
 
-def sent_messages(chat: Any) -> list[dict[str, str]]:
+def sent_messages(chat: ChatSession) -> list[dict[str, str]]:
     """What a ChatSession's last turn sent: its wire messages without the last reply."""
     wire: list[dict[str, str]] = chat.wire_messages()
     return wire[:-1] if wire and wire[-1]["role"] == "assistant" else wire

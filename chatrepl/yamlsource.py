@@ -131,16 +131,17 @@ class _Builder:
                 line = key_node.start_mark.line + 1
                 if not isinstance(key, (str, int, float, bool)) and key is not None:
                     raise ConfigError(f"{self.document.path}:{line}: a key must be plain text")
+                key_loc = (*loc, key)
                 if index >= first_written:
                     if key in written_keys:
-                        first = self.document.lines.get((*loc, key))
+                        first = self.document.lines.get(key_loc)
                         raise ConfigError(
                             f"{self.document.path}:{line}: duplicate key {key!r}"
                             f" (first on line {first}); keep one of them"
                         )
                     written_keys.add(key)
-                self.document.lines[(*loc, key)] = line
-                result[key] = self.build(value_node, (*loc, key), depth + 1)
+                self.document.lines[key_loc] = line
+                result[key] = self.build(value_node, key_loc, depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
