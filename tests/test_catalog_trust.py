@@ -14,7 +14,8 @@ import pytest
 from catalogdata import RAW, api_server, model, provider
 from fakeserver import FakeOpenAIServer
 
-from chatrepl.catalog import Catalog, _SafeRedirects, redirect_allowed
+from chatrepl.catalog import Catalog
+from chatrepl.catalogsource import _SafeRedirects, redirect_allowed
 from chatrepl.errors import CatalogError
 from chatrepl.modelsreply import ListedFacts
 from chatrepl.paths import resolve_paths

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatrepl.catalog import load_bundled_data
+from chatrepl.catalogsource import load_bundled_data
 from chatrepl.config import ProviderConfig
 from chatrepl.presets import PRESETS, merge_presets, preset_providers
 
