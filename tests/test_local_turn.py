@@ -28,10 +28,12 @@ import os, socket, sys, threading
 sys.path.insert(0, sys.argv[1])
 from fakeserver import FakeOpenAIServer
 fd, gate = int(sys.argv[2]), sys.argv[3]
-server = FakeOpenAIServer(sock=socket.socket(fileno=fd)).start()
+server = FakeOpenAIServer(sock=socket.socket(fileno=fd))
+# Set before serving: a request answered in between would see no key check and no loading.
 server.behavior.api_key = os.environ["CHATREPL_LOCAL_API_KEY"]  # chatrepl must send it
 server.behavior.models = ["standin-model"]
 server.behavior.models_status = server.behavior.chat_status = 503  # loading
+server.start()
 with open(gate) as opened:
     opened.readline()
 server.behavior.models_status = server.behavior.chat_status = 200
