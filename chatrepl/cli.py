@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chatrepl.paths import Paths
     from chatrepl.repl import Prepared
     from chatrepl.replterminal import PromptTerminal
+    from chatrepl.runtime import Runtime
 
 PROG = "chatrepl"
 
@@ -156,13 +157,28 @@ def run(environment: Environment) -> int:
 
         runtime = build_runtime(paths, env)
         import_sdk()  # a one-shot reply: the SDK now, while the collector is paused
-    if runtime.config.discovery.on_startup and not args.no_discover:
+    if runtime.config.discovery.on_startup and not args.no_discover and _may_use_local(runtime, args):
         runtime.use_local_servers()
     for warning in runtime.warnings:
         stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
     from chatrepl.entry import run_chat
 
     return run_chat(runtime, args, environment)
+
+
+def _may_use_local(runtime: Runtime, args: argparse.Namespace) -> bool:
+    """Whether a one-shot reply could go to a server found on a local port: not when the model
+    it names (or the config's default) resolves among the configured providers already."""
+    if args.resume or not runtime.manager:
+        return True
+    name = args.model or runtime.config.default_model
+    if not name:
+        return not runtime.manager.model_records()
+    try:
+        runtime.manager.resolve(name)
+    except ChatReplError:
+        return True
+    return False
 
 
 def run_interactive(environment: Environment, paths: Paths, args: argparse.Namespace) -> int:

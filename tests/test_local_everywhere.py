@@ -86,6 +86,20 @@ def test_no_discover_skips_the_probe_for_one_shot(chatrepl_home: Path, fake_serv
     assert fake_server.requests == []
 
 
+def test_one_shot_to_a_configured_provider_asks_no_local_port(chatrepl_home: Path, fake_server,
+                                                              probe_ports) -> None:
+    (chatrepl_home / "config.yaml").write_text(
+        f"providers:\n  fake:\n    base_api_url: {fake_server.url}\n"
+        "    valid_models: [fake-chat]\n", encoding="utf-8")
+    with FakeOpenAIServer() as squatter:
+        probe_ports(llamacpp=squatter.port)
+        assert run(["-m", "fake/fake-chat", "hi"], chatrepl_home)[0] == 0
+        assert squatter.requests == []
+        assert run(["-m", "llamacpp/x", "hi"], chatrepl_home)[0] == 0  # not configured: asked
+        assert squatter.count("/models") >= 1
+    assert fake_server.count("/chat/completions") == 1
+
+
 def test_a_probed_server_is_never_sent_a_key(chatrepl_home: Path, fake_server,
                                              probe_ports) -> None:
     llamacpp(fake_server)
