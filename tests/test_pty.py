@@ -47,16 +47,13 @@ def _menu_offers(name: str) -> Callable[[Screen], bool]:
 
 
 def _interrupt_the_endless_reply(child: pexpect.spawn) -> None:
-    """Ctrl-C until `[interrupted]` shows, pressed again only when it has not shown after all the
-    dots already on their way (the pty may hold thousands of them on a busy machine). A Ctrl-C
-    that lands after the reply stopped only clears the empty prompt line."""
+    """Ctrl-C until `[interrupted]` shows; pressed again only while the reply's dots still come
+    long after it (a lost interrupt), so that no Ctrl-C lands after the reply has stopped."""
     for _ in range(5):
         child.sendcontrol("c")
-        try:
-            child.expect(r"\[interrupted\]", timeout=TIMEOUT)
-            return
-        except pexpect.TIMEOUT:
-            continue
+        for _dot in range(200):  # about 4 s of the stream at one dot per 20 ms
+            if child.expect([r"\[interrupted\]", r"\."]) == 0:
+                return
     raise AssertionError("Ctrl-C never stopped the reply")
 
 
