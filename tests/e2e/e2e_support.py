@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from localstandin import ends_within  # noqa: F401  (re-exported for the e2e tests)
 
 FIGURES: dict[str, str] = {}
 SERVER_WAIT = 180.0
@@ -83,19 +84,6 @@ def spawn_repl(home: Path, *args: str, timeout: float = REPLY_WAIT) -> pexpect.s
     """chatrepl in a real pseudo-terminal."""
     return pexpect.spawn(sys.executable, ["-m", "chatrepl", *args], env=chatrepl_env(home),
                          encoding="utf-8", timeout=timeout, dimensions=(30, 120))
-
-
-def ends_within(pid: int, timeout: float) -> bool:
-    """True when process `pid` has ended within `timeout` seconds (pidfd: no polling)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
 
 
 def descendants(pid: int) -> list[tuple[int, str]]:
