@@ -6,7 +6,9 @@ No prompt_toolkit and no printing here: the caller gets `StreamEvent`s through a
 Conversation rules (what `ChatSession.messages` holds after a turn):
 
 * Success: the user message and the assistant reply are appended.
-* Interrupted (Ctrl-C, i.e. `KeyboardInterrupt` while streaming, or the `cancel` event set):
+* Interrupted (Ctrl-C, i.e. `KeyboardInterrupt` while streaming, or the `cancel` event set; on
+  the main thread a Ctrl-C whose KeyboardInterrupt was swallowed on the way still stops the
+  reply at the next chunk, see `sigint.py`):
   the HTTP stream is closed. If some reply text had arrived, the user message and the partial
   reply are appended; the reply `Message` has `interrupted=True` (its `content` is exactly
   the text received). Only role and content are sent again, so the provider sees a plain
@@ -55,6 +57,7 @@ from chatrepl.manager import ProviderManager
 from chatrepl.messages import Message, assistant, user
 from chatrepl.reply import EventCallback, Reply, Usage
 from chatrepl.sessionfile import SESSION_FORMAT, SESSION_VERSION, read_session
+from chatrepl.sigint import interrupt_latch
 from chatrepl.streamchunks import MalformedChunk, iter_chunks
 
 if TYPE_CHECKING:
@@ -193,20 +196,26 @@ class ChatSession:
         wire = self.wire_messages([*base, asked])
         reply = Reply(on_event)
         stream: Any = None
+        interrupted = threading.Event()  # set by Ctrl-C even when its KeyboardInterrupt is lost
+
+        def stopped() -> bool:
+            return interrupted.is_set() or (cancel is not None and cancel.is_set())
+
         try:
             try:
-                stream = self._open(client, provider, wire)
-                if isinstance(stream, openai.Stream):
-                    if self._is_plain_json(stream):
-                        reply.add_completion(self._read_json(stream, provider))
-                    else:
-                        for chunk in iter_chunks(stream, on_done=reply.mark_done):
-                            reply.add_chunk(chunk)
-                            if cancel is not None and cancel.is_set():
-                                reply.interrupted = True
-                                break
-                else:  # an SDK that handed back a whole ChatCompletion
-                    reply.add_completion(stream.model_dump())
+                with interrupt_latch(interrupted):
+                    stream = self._open(client, provider, wire)
+                    if isinstance(stream, openai.Stream):
+                        if self._is_plain_json(stream):
+                            reply.add_completion(self._read_json(stream, provider))
+                        else:
+                            for chunk in iter_chunks(stream, on_done=reply.mark_done):
+                                reply.add_chunk(chunk)
+                                if stopped():
+                                    reply.interrupted = True
+                                    break
+                    else:  # an SDK that handed back a whole ChatCompletion
+                        reply.add_completion(stream.model_dump())
             except KeyboardInterrupt:
                 reply.interrupted = True
             except openai.APIError as exc:

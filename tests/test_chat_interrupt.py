@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import pytest
@@ -54,6 +55,28 @@ def test_keyboard_interrupt_stops_a_never_ending_stream(make_session: MakeSessio
 
     result = session.send("second", on_event=stop_after(3, interrupt))
     _check_interrupted(session, result, fake_server)
+
+
+def test_a_sigint_whose_keyboard_interrupt_is_swallowed_still_stops_the_reply(
+        make_session: MakeSession, fake_server: FakeOpenAIServer) -> None:
+    """The KeyboardInterrupt of a real SIGINT is raised inside code that swallows it (as a
+    `__del__` or a library callback would); the reply stops at the next chunk all the same,
+    instead of reading the never-ending stream on."""
+    session = make_session()
+    first_exchange(session)
+    fake_server.behavior.chat_fault = "never_end"
+    swallowed: list[KeyboardInterrupt] = []
+
+    def sigint_swallowed_on_the_way() -> None:
+        try:
+            signal.raise_signal(signal.SIGINT)  # runs the Python handler before it returns
+        except KeyboardInterrupt as exc:
+            swallowed.append(exc)
+
+    result = session.send("second", on_event=stop_after(3, sigint_swallowed_on_the_way))
+    assert len(swallowed) == 1
+    _check_interrupted(session, result, fake_server)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_sigint_while_reading_the_stream(make_session: MakeSession,
