@@ -175,7 +175,9 @@ def make_prompt_session(state: ReplState | _StateHolder, *, history_path: Path |
 
 
 def handle_line(state: ReplState, line: str) -> None:
-    """A slash command or a message; errors become one printed line."""
+    """A slash command or a message; errors become one printed line, and a Ctrl-C that lands
+    outside the code that stops on it (between a reply's end and the next prompt) ends the
+    line's work with `[interrupted]` instead of the REPL."""
     from chatrepl.slash_commands import REGISTRY
 
     text = line.strip()
@@ -188,6 +190,8 @@ def handle_line(state: ReplState, line: str) -> None:
             state.run_turn(text[1:] if text.startswith("//") else line)
     except ChatReplError as exc:
         state.printer.error(exc.in_repl())
+    except KeyboardInterrupt:
+        state.printer.info("[interrupted]")
 
 
 def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input | None = None,
@@ -263,7 +267,10 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
             finally:
                 terminal.prompt_ended()
             start_loading()  # a line sent before the first prompt was ever drawn
-            loaded = holder.wait()
+            try:
+                loaded = holder.wait()
+            except KeyboardInterrupt:  # Ctrl-C while the config still loads: drop the line
+                continue
             handle_line(loaded, line)
     finally:
         terminal.close()

@@ -76,3 +76,25 @@ def test_discover_reports_a_redirect_and_does_not_follow_it(repl, chatrepl_home:
         assert code == 1
         assert f"redirected (307) to {elsewhere.url}/models" in out.getvalue() + err.getvalue()
         assert elsewhere.requests == []
+
+
+def test_a_ctrl_c_after_the_reply_has_ended_keeps_the_repl_and_the_turn(
+        repl, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C landing after the stream has ended (here: while the turn is being autosaved) is
+    past the code that stops a reply: the line's work ends with `[interrupted]`, the reply
+    stays in the conversation and the next line is answered."""
+    state, _err = repl
+    out = state.printer.out
+    saves: list[str] = []
+
+    def ctrl_c_once() -> None:
+        saves.append("tried")
+        if len(saves) == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(state, "autosave", ctrl_c_once)
+    handle_line(state, "first question")
+    assert out.getvalue().rstrip().endswith("[interrupted]")
+    assert [m.content for m in state.chat.messages] == ["first question", REPLY]
+    handle_line(state, "second question")
+    assert len(state.chat.messages) == 4 and saves == ["tried", "tried"]
