@@ -162,7 +162,7 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
             printer.reasoning(event.text)
 
     refusal = None if getattr(args, "yes", False) else one_shot_refusal(
-        SendGuards(), chat, runtime.model_info(chat.provider, chat.model), prompt,
+        SendGuards(), chat, lambda: runtime.model_info(chat.provider, chat.model), prompt,
         runtime.config.budget, lambda line: printer.err_line(f"chatrepl: {line}"))
     if refusal is not None:
         printer.err_line(f"chatrepl: {refusal}")

@@ -25,7 +25,7 @@ def restore_flag(state: ReplState) -> Completer:
     return FlagCompleter([RESTORE])
 
 
-@command("/context", "/ctx", help="what takes the model's context window (--restore sends"
+@command("/context", help="what takes the model's context window (--restore sends"
          " left-out turns again)", usage="/context [--restore]", completer=restore_flag)
 def _context(state: ReplState, argument: str) -> None:
     if argument == RESTORE:

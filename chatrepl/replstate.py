@@ -144,9 +144,11 @@ class ReplState:
         return self.guards.meter.size(self.chat).tokens
 
     def context_text(self) -> str:
-        """The conversation against the model's window for the toolbar: `ctx 12.3k/128k`."""
-        info = self.runtime.model_info(self.chat.provider, self.chat.model) \
-            if self.chat.model else None
+        """The conversation against the model's window for the toolbar: `ctx 12.3k/128k`
+        (without the window until the catalog has loaded: a redraw never waits for it)."""
+        runtime = self.runtime
+        info = runtime.model_info(self.chat.provider, self.chat.model) \
+            if self.chat.model and runtime.catalog_loaded else None
         return self.guards.context_text(self.chat, info)
 
     def context_warning(self) -> str | None:

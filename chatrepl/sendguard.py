@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from chatrepl.contextguard import Fit, fit, leave_out_oldest, outgoing, turn_starts
-from chatrepl.contextsize import ContextMeter, format_tokens, requested_max_tokens
+from chatrepl.contextsize import ContextMeter, format_tokens, requested_max_tokens, wire_tokens
 from chatrepl.costguard import (
     Budget,
     cost_question,
@@ -23,6 +23,7 @@ from chatrepl.costguard import (
     unknown_price_line,
 )
 from chatrepl.errors import ChatReplError
+from chatrepl.messages import user
 from chatrepl.modelinfo import format_context
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 MAX_QUESTIONS = 8  # rounds of the overflow question before giving up on a message
 YES_FLAG = "--yes"
+# A prompt smaller than this overflows only a window under ~1,300 tokens (the reply reserve is
+# at most a quarter of the window): one-shot does not load the catalog to check it.
+CHECKED_FROM_TOKENS = 1000
 
 
 class Asker(Protocol):
@@ -170,16 +174,26 @@ class SendGuards:
             else None
 
 
-def one_shot_refusal(guards: SendGuards, chat: ChatSession, info: ModelInfo | None, text: str,
+def one_shot_refusal(guards: SendGuards, chat: ChatSession,
+                     model_info: Callable[[], ModelInfo | None], text: str,
                      settings: BudgetSettings, say: Callable[[str], None]) -> str | None:
     """One-shot mode, which cannot ask: the line refusing `text`, naming the flag that sends
-    it anyway; None when it may be sent."""
+    it anyway; None when it may be sent.
+
+    `model_info()` (which loads the catalog) is called only when a budget is set or the
+    prompt is large enough to overflow a real model's window, so a short reply is asked for
+    without waiting for the catalog.
+    """
+    budget = guards.budget(settings)
+    if not budget.active and \
+            wire_tokens(chat.wire_messages([*chat.messages, user(text)])) < CHECKED_FROM_TOKENS:
+        return None
+    info = model_info()
     needed = fit(guards.meter, chat, info, text)
     model = f"{chat.provider}/{chat.model}"
     if needed.overflows:
         return (f"not sent: {needed.describe(model)}; pass {YES_FLAG} to send anyway,"
                 " or pick a model with a larger window with -m")
-    budget = guards.budget(settings)
     if not budget.active:
         return None
     question = guards.cost_check(chat, info, text, budget, say)

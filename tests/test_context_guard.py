@@ -33,6 +33,8 @@ def test_toolbar_shows_the_context_against_the_window(chatrepl_home: Path, fake_
     fake_server.behavior.models_entries = ENTRIES
     run = repl_runner(chatrepl_home, guard_config(fake_server.url), "fake", "big")
     state, _ = run("/discover fake")
+    assert "ctx" not in toolbar_text(state, 200)  # no window known before the catalog loads
+    len(state.runtime.catalog)  # as the REPL's background work does
     assert "ctx 0/100k" in toolbar_text(state, 200)
     fake_server.behavior.chat_reply = "one two three"
     state, _ = run("abcd " * 10)
@@ -107,10 +109,10 @@ def test_one_shot_refuses_an_overflow_without_yes(chatrepl_home: Path, fake_serv
     fake_server.behavior.models_entries = ENTRIES
     (chatrepl_home / "config.yaml").write_text(guard_config(fake_server.url), encoding="utf-8")
     assert one_shot(chatrepl_home, "discover")[0] == 0  # the window comes from the listing
-    code, out, err = one_shot(chatrepl_home, "-m", "fake/small", "abcd " * 400)
+    code, out, err = one_shot(chatrepl_home, "-m", "fake/small", "abcd " * 1000)
     assert code == 2 and out == ""
     assert "do not fit fake/small's 400 window" in err and "--yes" in err
     assert chat_bodies(fake_server) == []
-    code, out, _err = one_shot(chatrepl_home, "-m", "fake/small", "--yes", "abcd " * 400)
+    code, out, _err = one_shot(chatrepl_home, "-m", "fake/small", "--yes", "abcd " * 1000)
     assert code == 0 and out.strip() == fake_server.behavior.chat_reply
     assert len(chat_bodies(fake_server)) == 1
