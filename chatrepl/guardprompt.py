@@ -6,10 +6,11 @@ Ctrl-C or Ctrl-D at a question means no.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.completion import Completer
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 from prompt_toolkit.shortcuts import choice
@@ -33,6 +34,24 @@ def _prompt_keys() -> KeyBindings:
     bindings = KeyBindings()
     bindings.add("tab")(complete_now)
     return bindings
+
+
+class _CommandArgument(Completer):
+    """What `completer` (the REPL's) offers after `command `, for a line holding the argument."""
+
+    def __init__(self, completer: Completer, command: str) -> None:
+        self._completer = completer
+        self._prefix = command + " "
+
+    def get_completions(self, document: Document,
+                        complete_event: CompleteEvent) -> Iterable[Completion]:
+        line = self._prefix + document.text_before_cursor
+        return self._completer.get_completions(Document(line, len(line)), complete_event)
+
+
+def command_argument(completer: Completer | None, command: str) -> Completer | None:
+    """The completion of `command`'s argument by the REPL's `completer`, on a line of its own."""
+    return None if completer is None else _CommandArgument(completer, command)
 
 
 class PromptAsker:

@@ -21,10 +21,10 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 from prompt_toolkit.output import Output
 
-from chatrepl.completer import ModelCommandCompleter, SlashCommandCompleter
+from chatrepl.completer import SlashCommandCompleter
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import open_private, require_private_dir
-from chatrepl.guardprompt import PromptAsker
+from chatrepl.guardprompt import PromptAsker, command_argument
 from chatrepl.inputhistory import BoundedFileHistory
 from chatrepl.replterminal import PromptTerminal
 from chatrepl.sanitize import clean
@@ -56,12 +56,6 @@ def build_completer(state: ReplState) -> Completer:
     from chatrepl.slash_commands import REGISTRY
 
     return SlashCommandCompleter(REGISTRY.completion_items, REGISTRY.argument_completers(state))
-
-
-def asker_for(state: ReplState) -> PromptAsker:
-    """The questions asked before sending, with model names completed as `/model` does."""
-    return PromptAsker(ModelCommandCompleter(state.runtime.manager, recent=state.recent_models,
-                                             meta_for=state.model_meta))
 
 
 def key_bindings() -> KeyBindings:
@@ -202,7 +196,8 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
     def attach(loaded: ReplState, notices: Sequence[str], hook: Callable[[], None] | None) -> None:
         loaded.terminal = terminal
         loaded.redraw = redraw
-        loaded.asker = asker_for(loaded)
+        # Model names in its questions complete as after `/model`, with the same index.
+        loaded.asker = PromptAsker(command_argument(holder.completer, "/model"))
         loaded.runtime.refresher.on_progress = redraw
         loaded.say(notices)
         if hook is not None:
