@@ -83,6 +83,13 @@ def fit(meter: ContextMeter, chat: ChatSession, info: ModelInfo | None,
     return Fit(prompt, output_reserve(info, requested_max_tokens(chat)), window, estimated)
 
 
+def messages_tokens(chat: ChatSession, messages: Sequence[Message]) -> int:
+    """The estimated size of `messages` as the session puts them on the wire (attachments
+    and all; left-out ones count nothing), without the system prompt."""
+    system = message_tokens({"content": chat.system_prompt}) if chat.system_prompt else 0
+    return wire_tokens(chat.wire_messages(list(messages))) - system
+
+
 def turn_starts(messages: Sequence[Message]) -> list[int]:
     """Indexes where a turn starts (a user message) among the messages still sent."""
     return [i for i, m in enumerate(messages) if m.role == "user" and not m.left_out]
@@ -100,8 +107,7 @@ def leave_out_oldest(meter: ContextMeter, chat: ChatSession, text: str | None, w
         return 0
     cut = 0
     for start in [*turn_starts(base)[1:], len(base)]:
-        dropped = meter.scale(chat, sum(message_tokens(m.wire()) for m in base[cut:start]
-                                        if not m.left_out))
+        dropped = meter.scale(chat, messages_tokens(chat, base[cut:start]))
         total -= dropped
         cut = start
         if total <= budget:
@@ -142,7 +148,7 @@ def room_lines(chat: ChatSession, info: ModelInfo | None, meter: ContextMeter) -
     messages = chat.messages
     left = [m for m in messages if m.left_out]
     if left:
-        tokens = sum(message_tokens(m.wire()) for m in left)
+        tokens = messages_tokens(chat, [replace(m, left_out=False) for m in left])
         lines.append(f"  left out (not sent)  ~{format_tokens(tokens):>6}  "
                      f"{plural(len(left), 'message')}; /context --restore sends them again")
     number = 0
@@ -152,7 +158,7 @@ def room_lines(chat: ChatSession, info: ModelInfo | None, meter: ContextMeter) -
         number += 1
         end = next((j for j in range(index + 1, len(messages)) if messages[j].role == "user"),
                    len(messages))
-        tokens = sum(message_tokens(m.wire()) for m in messages[index:end] if not m.left_out)
+        tokens = messages_tokens(chat, messages[index:end])
         lines.append(f"  turn {number:<16}~{format_tokens(tokens):>6}  {_excerpt(message.content)}")
     reserve = output_reserve(info, requested_max_tokens(chat))
     lines.append(f"  reply reserve         {format_tokens(reserve):>6}"
