@@ -161,9 +161,11 @@ class ChatSession:
                         provider=self.provider, model=self.model)
 
     def wire_messages(self, messages: list[Message] | None = None) -> list[dict[str, str]]:
-        """What is sent to the provider: the system prompt, then role and content only."""
+        """What is sent to the provider: the system prompt, then role and content only (of the
+        messages not `left_out`)."""
         wire = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        wire += [m.wire() for m in (self.messages if messages is None else messages)]
+        wire += [m.wire() for m in (self.messages if messages is None else messages)
+                 if not m.left_out]
         return wire
 
     # -- one turn --------------------------------------------------------------------------

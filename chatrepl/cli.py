@@ -53,6 +53,9 @@ def build_parser(out: TextIO | None = None,
     parser.add_argument("--usage", action="store_true",
                         help="one-shot: print the tokens in and out (and the cost when the price"
                              " is known) on stderr after the reply; ~ marks an estimate")
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="one-shot: send even when the message overflows the model's context"
+                             " window or costs more than budget.confirm_over_usd")
     parser.add_argument("--no-discover", action="store_true",
                         help="do not ask providers for models or look for local servers at start-up")
     parser.add_argument("--local", action="store_true",

@@ -52,6 +52,14 @@ class CatalogSettings(_Strict):
     ttl_seconds: float = Field(86400.0, ge=0)
 
 
+class BudgetSettings(_Strict):
+    """Spending guards in USD (both optional): ask before a message estimated to cost more
+    than `confirm_over_usd`; refuse to send once the session has spent `session_usd`."""
+
+    confirm_over_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    session_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+
 def expand_vars(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     """Replace `${VAR}` with its value; return the text and the names that were not set."""
     missing: list[str] = []
@@ -265,6 +273,7 @@ class Config(_Strict):
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     source: Path | None = Field(None, exclude=True)
 
@@ -286,6 +295,7 @@ _FIELDS_AT: dict[str, type[BaseModel]] = {
     "discovery": DiscoverySettings,
     "chat": ChatSettings,
     "catalog": CatalogSettings,
+    "budget": BudgetSettings,
     "providers.*": ProviderConfig,
 }
 _EXPANDED_FIELDS = ("base_api_url", "base_url", "name", "api_key_env", "catalog_id")

@@ -12,12 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatrepl.chat import ChatSession, TurnResult, rehome
-from chatrepl.errors import EXIT_FAILURE, EXIT_OK, ChatError, ChatReplError, StateError, UsageError
+from chatrepl.errors import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    ChatError,
+    ChatReplError,
+    StateError,
+    UsageError,
+)
 from chatrepl.recent import RecentModels, provider_of, remember_model
 from chatrepl.render import Printer, wants_color, wants_truecolor
 from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
 from chatrepl.sanitize import clean
+from chatrepl.sendguard import SendGuards, one_shot_refusal
 from chatrepl.sessions import SessionStore
 from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 
@@ -152,6 +161,12 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
         else:
             printer.reasoning(event.text)
 
+    refusal = None if getattr(args, "yes", False) else one_shot_refusal(
+        SendGuards(), chat, lambda: runtime.model_info(chat.provider, chat.model), prompt,
+        runtime.config.budget, lambda line: printer.err_line(f"chatrepl: {line}"))
+    if refusal is not None:
+        printer.err_line(f"chatrepl: {refusal}")
+        return EXIT_USAGE
     try:
         result = chat.send(prompt, on_event=on_event)
     except ChatError as exc:

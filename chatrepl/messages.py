@@ -16,7 +16,8 @@ class Message:
 
     `attachments` and `parameters` are kept for what later features add (files sent with a
     message, the request parameters of a reply); they are empty today. Only role and content
-    go on the wire.
+    go on the wire. `left_out`: kept in the conversation but no longer sent (the context guard
+    dropped it to fit the model's window).
     """
 
     role: Role
@@ -24,6 +25,7 @@ class Message:
     interrupted: bool = False
     attachments: tuple[Mapping[str, Any], ...] = ()
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    left_out: bool = False
 
     def wire(self) -> dict[str, str]:
         """What the provider is sent: role and content only."""
@@ -39,6 +41,8 @@ class Message:
             data["attachments"] = [dict(a) for a in self.attachments]
         if self.parameters:
             data["parameters"] = dict(self.parameters)
+        if self.left_out:
+            data["left_out"] = True
         return data
 
 

@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import get_app
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
-from prompt_toolkit.buffer import CompletionState
 from prompt_toolkit.completion import (
-    CompleteEvent,
     Completer,
     DynamicCompleter,
     ThreadedCompleter,
@@ -26,9 +24,11 @@ from prompt_toolkit.output import Output
 from chatrepl.completer import SlashCommandCompleter
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import open_private, require_private_dir
+from chatrepl.guardprompt import PromptAsker, command_argument
 from chatrepl.inputhistory import BoundedFileHistory
 from chatrepl.replterminal import PromptTerminal
 from chatrepl.sanitize import clean
+from chatrepl.tabkey import complete_now
 from chatrepl.toolbar import discovery_status, toolbar_text
 
 if TYPE_CHECKING:
@@ -67,23 +67,7 @@ def key_bindings() -> KeyBindings:
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 
-    @bindings.add("tab")
-    def _complete(event: KeyPressEvent) -> None:
-        # With the menu up, the next entry. Otherwise the completions are computed here and the
-        # first one taken: prompt_toolkit's own Tab is dropped while a completion started by
-        # typing is still running on the completer thread (its menu still empty).
-        buffer = event.current_buffer
-        if buffer.complete_state is not None and buffer.complete_state.completions:
-            buffer.complete_next()
-            return
-        if buffer.completer is None:
-            return
-        found = list(buffer.completer.get_completions(
-            buffer.document, CompleteEvent(completion_requested=True)))
-        if found:
-            buffer.complete_state = CompletionState(original_document=buffer.document,
-                                                    completions=found)
-            buffer.go_to_completion(0)
+    bindings.add("tab")(complete_now)  # see chatrepl/tabkey.py
 
     @bindings.add("c-c")
     def _discard_line(event: KeyPressEvent) -> None:
@@ -216,6 +200,8 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
     def attach(loaded: ReplState, notices: Sequence[str], hook: Callable[[], None] | None) -> None:
         loaded.terminal = terminal
         loaded.redraw = redraw
+        # Model names in its questions complete as after `/model`, with the same index.
+        loaded.asker = PromptAsker(command_argument(holder.completer, "/model"))
         loaded.runtime.refresher.on_progress = redraw
         loaded.say(notices)
         if hook is not None:

@@ -13,6 +13,7 @@ from chatrepl.recent import remember_model
 from chatrepl.render import Printer
 from chatrepl.reply import StreamEvent
 from chatrepl.runtime import Runtime
+from chatrepl.sendguard import Asker, SendGuards
 from chatrepl.sessions import SessionStore
 from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 from chatrepl.wording import plural
@@ -68,6 +69,10 @@ class ReplState:
     # default_model when it did not resolve at start-up: tried again after each discovery
     # round until it resolves or the user picks a model or starts talking.
     pending_default: str | None = None
+    # The context and cost guards; `asker` (set by the REPL) asks on the terminal before a
+    # message is sent; without one, what would be asked is refused.
+    guards: SendGuards = field(default_factory=SendGuards)
+    asker: Asker | None = None
 
     def say(self, lines: Sequence[str], *, error: bool = False) -> None:
         """Show `lines` (as errors with `error`), from any thread: above the prompt while it
@@ -135,9 +140,16 @@ class ReplState:
         return self.runtime.record_meta(record)
 
     def conversation_tokens(self) -> int:
-        """A rough size of the conversation in tokens (4 characters a token)."""
-        text = sum(len(m.content) for m in self.chat.messages)
-        return (text + len(self.chat.system_prompt or "")) // 4
+        """The size of the conversation in tokens (estimated, corrected by reported usage)."""
+        return self.guards.meter.size(self.chat).tokens
+
+    def context_text(self) -> str:
+        """The conversation against the model's window for the toolbar: `ctx 12.3k/128k`
+        (without the window until the catalog has loaded: a redraw never waits for it)."""
+        runtime = self.runtime
+        info = runtime.model_info(self.chat.provider, self.chat.model) \
+            if self.chat.model and runtime.catalog_loaded else None
+        return self.guards.context_text(self.chat, info)
 
     def context_warning(self) -> str | None:
         """Said when the conversation no longer fits the current model's context window."""
@@ -170,6 +182,7 @@ class ReplState:
         """`123 in · 45 out · $0.0001` after a reply (estimated, `~`, when the server reported no
         usage), and the session's running cost."""
         usage, estimated = result.usage, result.usage is None
+        self.guards.meter.observe(self.chat, result, sent_messages(self.chat))
         if usage is None:
             if not result.text and not result.reasoning:
                 return
@@ -210,7 +223,7 @@ class ReplState:
         if not self.chat.model:
             self.printer.error("no model selected; pick one with /model NAME (Tab completes)")
             return None
-        if not self._local_server_ready():
+        if not self._local_server_ready() or not self.guards.allow(self, text):
             return None
 
         def on_event(event: StreamEvent) -> None:

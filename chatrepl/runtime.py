@@ -53,6 +53,11 @@ class Runtime:
                                                       self.paths.catalog_cache_file)
             return self._catalog
 
+    @property
+    def catalog_loaded(self) -> bool:
+        """True once the catalog's data is in memory (asking it then never waits)."""
+        return self._catalog is not None and self._catalog.loaded
+
     def model_info(self, provider_id: str, model: str) -> ModelInfo | None:
         """Facts for one model of one provider: its own catalog entry, else what its own model
         list said, else the maker's entry (never another host's price); None when unknown."""

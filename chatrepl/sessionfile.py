@@ -37,10 +37,12 @@ class SavedMessage(_Saved):
     interrupted: bool = False
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict)
+    left_out: bool = False
 
     def message(self) -> Message:
         return Message(self.role, self.content, interrupted=self.interrupted,
-                       attachments=tuple(self.attachments), parameters=self.parameters)
+                       attachments=tuple(self.attachments), parameters=self.parameters,
+                       left_out=self.left_out)
 
 
 class SavedTotals(_Saved):

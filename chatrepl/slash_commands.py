@@ -264,3 +264,7 @@ def _retry(state: ReplState, argument: str) -> None:
 @command("/exit", "/quit", "/q", help="leave chatrepl (Ctrl-D too)")
 def _exit(state: ReplState, argument: str) -> None:
     state.should_exit = True
+
+
+# Commands kept in their own modules, registering on the same REGISTRY.
+from chatrepl import guard_commands  # noqa: E402, F401

@@ -1,6 +1,7 @@
-"""The REPL's bottom toolbar: model, discovery, tokens and cost, fitted to the terminal's width.
+"""The REPL's bottom toolbar: model, discovery, context, tokens and cost, fitted to the width.
 
-Model, tokens and cost always show. The discovery summary gives way first: per-provider counts
+Model, tokens and cost always show; the context size (`ctx 12.3k/128k`) gives way after the
+discovery summary. The discovery summary gives way first: per-provider counts
 with a short reason for each failure, then without reasons, then totals (`312 models · ✗ 2
 failed (/providers)`), then only the failures, then nothing. It reads typed fields
 (`ProviderStatus.state`, `.short_reason`), never the error text.
@@ -99,19 +100,21 @@ def toolbar_text(state: ReplState, width: int | None = None) -> str:
     cost = state.cost_text()
     if cost:
         after.append(cost)
+    context = state.context_text()  # `ctx 12.3k/128k`: gives way after the discovery summary
     variants = [v for v in discovery_variants(state) if v]
 
     def join(pieces: list[str], separator: str) -> str:
         return " " + separator.join(p for p in pieces if p)
 
     if width is None:
-        return join([model, *before, *variants[:1], *after], SEPARATOR)
+        return join([model, *before, *variants[:1], context, *after], SEPARATOR)
     budget = width - 1  # the last column stays free so the line never wraps
-    for separator in (SEPARATOR, NARROW_SEPARATOR):
-        for middle in [*variants, ""]:
-            text = join([model, *before, middle, *after], separator)
-            if get_cwidth(text) <= budget:
-                return text
+    for shown in dict.fromkeys([context, ""]):
+        for separator in (SEPARATOR, NARROW_SEPARATOR):
+            for middle in [*variants, ""]:
+                text = join([model, *before, middle, shown, *after], separator)
+                if get_cwidth(text) <= budget:
+                    return text
     # The model is cut in the middle to keep `✗ N failed`, then to keep tokens and cost only.
     failures = [v for v in variants[-1:] if v.startswith("✗")]
     for pieces in ([*failures, *after], after):
