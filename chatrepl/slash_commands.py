@@ -267,4 +267,4 @@ def _exit(state: ReplState, argument: str) -> None:
 
 
 # Commands kept in their own modules, registering on the same REGISTRY.
-from chatrepl import guard_commands  # noqa: E402, F401
+from chatrepl import editcommands, guard_commands  # noqa: E402, F401
