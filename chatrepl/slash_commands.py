@@ -23,8 +23,8 @@ REGISTRY = CommandRegistry(show=lambda state, text: state.printer.line(text))
 command = REGISTRY.command
 
 
-KEYS_HELP = ("Enter sends; Alt-Enter (Esc Enter) adds a line; Ctrl-C stops a reply;"
-             " Ctrl-D exits.")
+KEYS_HELP = ("Enter sends; Alt-Enter (Esc Enter) adds a line; Ctrl-X Ctrl-E edits the line in"
+             " $EDITOR; Ctrl-C stops a reply; Ctrl-D exits.")
 NARROW = 60  # below this many columns a description goes on its own line under its command
 INDENT = 4
 
