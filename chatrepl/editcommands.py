@@ -99,26 +99,29 @@ def undo_turns(messages: Sequence[Message], n: int) -> tuple[list[Message], str 
     """(messages kept, the earliest removed user message, turns removed) after taking the last
     `n` turns away; a turn is a user message and what follows it up to the next one."""
     starts = [i for i, m in enumerate(messages) if m.role == "user"]
-    if not starts:
+    if not starts or n < 1:
         return list(messages), None, 0
     removed = min(n, len(starts))
     cut = starts[-removed]
     return list(messages[:cut]), messages[cut].content, removed
 
 
-@command("/undo", help="remove the last N turns (default 1); your message goes back in the input",
+@command("/undo", help="remove the last N turns (default 1; a turn that failed counts); your"
+         " message goes back in the input",
          usage="/undo [N]")
 def _undo(state: ReplState, argument: str) -> None:
     words = split_arguments(argument)
     if len(words) > 1:
         raise UsageError("usage: /undo [N]")
     n = _count(words[0], "/undo [N]") if words else 1
-    kept, message, removed = undo_turns(state.chat.messages, n)
+    failed = state.chat.unsent  # the last turn failed: it is the first one taken back
+    kept, message, removed = undo_turns(state.chat.messages, n - (failed is not None))
+    removed += failed is not None
     if not removed:
         raise UsageError("nothing to undo")
     state.chat.messages = kept  # a new list: a reader holding the old one keeps it whole
-    state.chat.unsent = None  # a failed message belongs to the turns that are gone
-    state.next_input = message or ""
+    state.chat.unsent = None  # /retry has nothing left to resend
+    state.next_input = message if message is not None else failed or ""
     state.autosave()
     state.printer.info(f"removed {plural(removed, 'turn')}" + (" (all there were)" if removed < n else "")
                        + "; your message is back in the input line")

@@ -172,3 +172,16 @@ def test_undo_with_a_bad_count_changes_nothing(repl, line: str) -> None:
     state, printed = repl(line)
     assert "error:" in printed and "/undo [N]" in printed
     assert len(state.chat.messages) == 4
+
+
+def test_undo_after_a_failed_turn_takes_back_the_failed_message(repl, fake_server) -> None:
+    fake_server.behavior.chat_status = 500
+    state, printed = repl("three")
+    assert state.chat.unsent == "three" and "error:" in printed
+    fake_server.behavior.chat_status = 200
+    fake_server.behavior.chat_reply = "fixed"
+    state, printed = repl("/undo", "")  # the failed message is back, the two turns are kept
+    assert "removed 1 turn;" in printed
+    assert [m.content for m in state.chat.messages] == ["one", FIRST, "two", SECOND, "three",
+                                                         "fixed"]
+    assert state.chat.unsent is None
