@@ -28,7 +28,7 @@ def _count(word: str, usage: str) -> int:
 
 # -- /editor ---------------------------------------------------------------------------------
 
-@command("/editor", help="write the next message in $VISUAL/$EDITOR (also Ctrl-X Ctrl-E)",
+@command("/editor", help="write the next message in $EDITOR (as Ctrl-X Ctrl-E)",
          usage="/editor [TEXT]")
 def _editor(state: ReplState, argument: str) -> None:
     outcome = edit_text(argument, state.runtime.env)
@@ -81,8 +81,8 @@ def copy_words(state: ReplState) -> Completer:
     return WordListCompleter(lambda: ["code"])
 
 
-@command("/copy", help="copy the last reply, the Nth-last, or code block K of the last"
-         " (as numbered on screen)", usage=COPY_USAGE, completer=copy_words)
+@command("/copy", help="copy the last reply, the Nth-last, or its code block K", usage=COPY_USAGE,
+         completer=copy_words)
 def _copy(state: ReplState, argument: str) -> None:
     text, what = text_to_copy(state.chat.messages, split_arguments(argument))
     outcome = copy_text(text, state.runtime.env, state.write_terminal)
@@ -106,8 +106,7 @@ def undo_turns(messages: Sequence[Message], n: int) -> tuple[list[Message], str 
     return list(messages[:cut]), messages[cut].content, removed
 
 
-@command("/undo", help="remove the last N turns (default 1; a turn that failed counts); your"
-         " message goes back in the input",
+@command("/undo", help="remove the last N turns; your message goes back in the input",
          usage="/undo [N]")
 def _undo(state: ReplState, argument: str) -> None:
     words = split_arguments(argument)
