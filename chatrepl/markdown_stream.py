@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
+from chatrepl.codeblocks import FENCE_OPEN, closes
 from chatrepl.sanitize import UNSAFE
 from chatrepl.wordwrap import WordWrapper, break_spans
 
@@ -49,8 +50,6 @@ MAX_NESTING = 6
 
 # Any character that may start Markdown syntax. A line without one is plain and never rewritten.
 _HINT = re.compile(r"[#>*+_`\[~<\\|-]")
-_FENCE_OPEN = re.compile(r"^\s*(`{3,}|~{3,})\s*([^\s`]*)[^`]*$")
-_FENCE_CLOSE = re.compile(r"^\s*(`{3,}|~{3,})\s*$")
 _HR = re.compile(r"^ {0,3}([-*_])[ \t]*(?:\1[ \t]*){2,}$")
 _HEADING = re.compile(r"^( {0,3})(#{1,6})([ \t]+|$)(.*)$")
 _QUOTE = re.compile(r"^( {0,3})> ?(.*)$")
@@ -80,6 +79,7 @@ STYLE_URL = "dim"
 STYLE_QUOTE = "italic"
 STYLE_FENCE = "dim"
 STYLE_RULE = "dim"
+LABEL_GAP = "  "  # between an opening fence and its block's number ([K]: `/copy code K`)
 BULLET = "•"
 QUOTE_BAR = "│ "
 RULE = "─"
@@ -217,6 +217,7 @@ class MarkdownStream:
         self._fence: tuple[str, int] | None = None  # fence character and length of an open block
         self._syntax: Syntax | None = None  # highlighter of the open block, None for plain
         self.last_error: Exception | None = None  # a styling failure; the line was left raw
+        self.code_blocks = 0  # fenced blocks opened in this reply: each is labelled [K]
         self._wrapper = WordWrapper(self._columns) if wrap else None
         self._line_wraps = False  # the current line is laid out by the wrapper
 
@@ -254,14 +255,17 @@ class MarkdownStream:
         if self._line_wraps and self._wrapper is not None and self._wrapper.held:
             self._write(self._wrapper.flush())
 
-    def finish(self) -> None:
-        """Style the last line, end it with a newline, and forget all block state."""
+    def finish(self, *, end_of_reply: bool = True) -> None:
+        """Style the last line, end it with a newline, and forget all block state; the code
+        blocks are counted from 1 again unless the reply goes on (`end_of_reply` False)."""
         if self._parts:
             shown = "".join(self._parts)
             self._write(self._complete(shown, shown))
         self._parts = []
         self._fence = None
         self._syntax = None
+        if end_of_reply:
+            self.code_blocks = 0
 
     # --- lines -------------------------------------------------------------------------------
 
@@ -343,8 +347,7 @@ class MarkdownStream:
     def _style(self, line: str) -> str | None:
         """The line styled as ANSI text, or None when it looks the same raw."""
         if self._fence is not None:
-            m = _FENCE_CLOSE.match(line)
-            if m and m.group(1)[0] == self._fence[0] and len(m.group(1)) >= self._fence[1]:
+            if closes(line, self._fence):
                 self._fence = None
                 self._syntax = None
                 return self._render([(line, STYLE_FENCE)])
@@ -353,12 +356,13 @@ class MarkdownStream:
             return self._highlight(line)
         if not _HINT.search(line):
             return None
-        m = _FENCE_OPEN.match(line)
+        m = FENCE_OPEN.match(line)
         if m:
             fence, info = m.groups()
             self._fence = (fence[0], len(fence))
             self._syntax = self._syntax_for(info)
-            return self._render([(line, STYLE_FENCE)])
+            self.code_blocks += 1
+            return self._render([(f"{line}{LABEL_GAP}[{self.code_blocks}]", STYLE_FENCE)])
         if len(line) > MAX_STYLED_LINE:
             return None
         pieces: Pieces = []

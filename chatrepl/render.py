@@ -216,7 +216,7 @@ class Printer:
         if not self._in_reasoning:
             if self._markdown is not None and self._markdown.pending:
                 with self._held_lock:
-                    self._markdown.finish()
+                    self._markdown.finish(end_of_reply=False)
             elif target is self.out and self._line_open:
                 self._release_words(self.out)
                 self._text("\n", self.out)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import get_app
+from prompt_toolkit.application import get_app, run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import (
     Completer,
     DynamicCompleter,
     ThreadedCompleter,
 )
+from prompt_toolkit.document import Document
 from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings
@@ -22,6 +25,7 @@ from prompt_toolkit.key_binding.key_processor import KeyPressEvent
 from prompt_toolkit.output import Output
 
 from chatrepl.completer import SlashCommandCompleter
+from chatrepl.editor import UNCHANGED_HINT, edit_text
 from chatrepl.errors import ChatReplError
 from chatrepl.fsutil import open_private, require_private_dir
 from chatrepl.guardprompt import PromptAsker, command_argument
@@ -58,10 +62,26 @@ def build_completer(state: ReplState) -> Completer:
     return SlashCommandCompleter(REGISTRY.completion_items, REGISTRY.argument_completers(state))
 
 
-def key_bindings() -> KeyBindings:
+def key_bindings(holder: _StateHolder | None = None) -> KeyBindings:
     """Enter sends (default); Alt-Enter / Esc Enter inserts a newline; Ctrl-C at the prompt
-    closes the completion menu and empties the line."""
+    closes the completion menu and empties the line; Ctrl-X Ctrl-E edits the line in the
+    editor (`holder`'s state, once loaded, gives the environment and the printer)."""
     bindings = KeyBindings()
+
+    @bindings.add("c-x", "c-e")
+    async def _edit_in_editor(event: KeyPressEvent) -> None:
+        # The editor runs on a thread with the terminal handed over (run_in_terminal), as
+        # prompt_toolkit's own open_in_editor does; what comes back is put in the line, not sent.
+        buffer = event.current_buffer
+        state = holder.state if holder is not None else None
+        env = state.runtime.env if state is not None else os.environ
+        before = buffer.text
+        outcome = await run_in_terminal(lambda: edit_text(before, env), in_executor=True)
+        if outcome.text is not None and outcome.text != before:
+            buffer.document = Document(outcome.text, len(outcome.text))
+        message = outcome.message
+        if message:
+            await run_in_terminal(lambda: _show_edit_message(state, message))
 
     @bindings.add("escape", "enter")
     def _newline(event: KeyPressEvent) -> None:
@@ -78,6 +98,16 @@ def key_bindings() -> KeyBindings:
         buffer.reset()
 
     return bindings
+
+
+def _show_edit_message(state: ReplState | None, message: str) -> None:
+    """The editor's hint (a warning) or why it could not be used (an error)."""
+    if state is None:  # still loading: no printer yet
+        print(f"error: {clean(message)}", file=sys.stderr)
+    elif message == UNCHANGED_HINT:
+        state.printer.warning(message)
+    else:
+        state.printer.error(message)
 
 
 class _StateHolder:
@@ -152,7 +182,7 @@ def make_prompt_session(state: ReplState | _StateHolder, *, history_path: Path |
         completer=ThreadedCompleter(DynamicCompleter(lambda: holder.completer)),
         complete_while_typing=True,
         bottom_toolbar=holder.toolbar,
-        key_bindings=key_bindings(),
+        key_bindings=key_bindings(holder),
         input=input,
         output=output,
     )
@@ -202,11 +232,17 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
         loaded.redraw = redraw
         # Model names in its questions complete as after `/model`, with the same index.
         loaded.asker = PromptAsker(command_argument(holder.completer, "/model"))
+        loaded.write_terminal = write_terminal
         loaded.runtime.refresher.on_progress = redraw
         loaded.say(notices)
         if hook is not None:
             hook()
         redraw()
+
+    def write_terminal(data: str) -> None:
+        """Bytes for the terminal itself (OSC 52), through the prompt's output."""
+        app.output.write_raw(data)
+        app.output.flush()
 
     def stop_with(error: BaseException) -> None:
         if app.is_running and app.future is not None and not app.future.done():
@@ -244,8 +280,11 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
     loaded: ReplState | None = None
     try:
         while loaded is None or not loaded.should_exit:
+            default = ""
+            if loaded is not None:  # what a command put back in the input line (/undo, /editor)
+                default, loaded.next_input = loaded.next_input, ""
             try:
-                line = session.prompt("› ", pre_run=terminal.prompt_started)
+                line = session.prompt("› ", default=default, pre_run=terminal.prompt_started)
             except KeyboardInterrupt:
                 continue
             except EOFError:

@@ -66,6 +66,10 @@ class ReplState:
     estimated_tokens: int = 0  # of replies whose server reported no usage: a local estimate
     cost_estimated: bool = False
     local_server: LocalServer | None = None
+    # Put in the input line of the next prompt (/undo, /editor), then emptied by the REPL.
+    next_input: str = ""
+    # Set by the REPL: writes bytes to the terminal through the prompt's output (OSC 52).
+    write_terminal: Callable[[str], None] | None = None
     # default_model when it did not resolve at start-up: tried again after each discovery
     # round until it resolves or the user picks a model or starts talking.
     pending_default: str | None = None

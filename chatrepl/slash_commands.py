@@ -23,8 +23,8 @@ REGISTRY = CommandRegistry(show=lambda state, text: state.printer.line(text))
 command = REGISTRY.command
 
 
-KEYS_HELP = ("Enter sends; Alt-Enter (Esc Enter) adds a line; Ctrl-C stops a reply;"
-             " Ctrl-D exits.")
+KEYS_HELP = ("Enter sends; Alt-Enter (Esc Enter) adds a line; Ctrl-X Ctrl-E edits the line in"
+             " $EDITOR; Ctrl-C stops a reply; Ctrl-D exits.")
 NARROW = 60  # below this many columns a description goes on its own line under its command
 INDENT = 4
 
@@ -267,4 +267,4 @@ def _exit(state: ReplState, argument: str) -> None:
 
 
 # Commands kept in their own modules, registering on the same REGISTRY.
-from chatrepl import guard_commands  # noqa: E402, F401
+from chatrepl import editcommands, guard_commands  # noqa: E402, F401

@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pexpect
@@ -22,8 +22,10 @@ TIMEOUT = 30
 class Terminal:
     """A spawned `chatrepl` and the screen its output draws."""
 
-    def __init__(self, home: Path, *args: str, columns: int = 120, rows: int = 24) -> None:
-        env = {**os.environ, "CHATREPL_HOME": str(home), "TERM": "xterm", "NO_COLOR": "1"}
+    def __init__(self, home: Path, *args: str, columns: int = 120, rows: int = 24,
+                 env: Mapping[str, str] | None = None) -> None:
+        env = {**os.environ, "CHATREPL_HOME": str(home), "TERM": "xterm", "NO_COLOR": "1",
+               **(env or {})}
         env.pop("CHATREPL_CONFIG", None)
         env.pop("PROMPT_TOOLKIT_NO_CPR", None)  # the emulator answers cursor position requests,
         # so prompt_toolkit knows the height below the prompt and draws the bottom toolbar

@@ -220,11 +220,11 @@ def test_code_block_is_highlighted_with_the_fence_language() -> None:
     code = "def f(x):\n    return x  # done\n"
     python = stream("```python\n" + code + "```\nafter\n")
     lines = python.split("\n")
-    assert lines[0] == "\x1b[2m```python\x1b[0m"  # fence: dim
+    assert lines[0] == "\x1b[2m```python  [1]\x1b[0m"  # fence: dim, the block's number by it
     assert SGR.search(lines[1]) and SGR.search(lines[2])  # code: coloured
     assert lines[3] == "\x1b[2m```\x1b[0m"
     assert lines[4] == "after"
-    assert screen(python) == "```python\n" + code + "```\nafter\n"
+    assert screen(python) == "```python  [1]\n" + code + "```\nafter\n"
     # The same text under another language is coloured differently.
     assert stream("```sql\n" + code + "```\n").split("\n")[1] != lines[1]
 
