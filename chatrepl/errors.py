@@ -40,6 +40,10 @@ class ConfigError(ChatReplError):
     exit_code = EXIT_USAGE
 
 
+class RoleError(ConfigError):
+    """A role file that cannot be used, or an unknown role; the message names the file."""
+
+
 class UnknownModelError(ChatReplError, KeyError):
     """A model name that matches nothing; carries up to three close suggestions."""
 

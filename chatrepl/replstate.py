@@ -73,6 +73,11 @@ class ReplState:
     # message is sent; without one, what would be asked is refused.
     guards: SendGuards = field(default_factory=SendGuards)
     asker: Asker | None = None
+    # Asks the user for one line (a role's variables); None when nobody can be asked.
+    ask_line: Callable[[str], str] | None = None
+
+    def __post_init__(self) -> None:
+        self.chat.parameters = self.runtime.parameters
 
     def say(self, lines: Sequence[str], *, error: bool = False) -> None:
         """Show `lines` (as errors with `error`), from any thread: above the prompt while it
@@ -207,6 +212,7 @@ class ReplState:
         chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
         fallback = runtime.manager.starting_model(runtime.config.default_model)[:2]
         note = rehome(chat, fallback)
+        chat.parameters = runtime.parameters
         self.chat = chat
         if note is not None:
             self.printer.warning(note)
@@ -225,6 +231,8 @@ class ReplState:
             return None
         if not self._local_server_ready() or not self.guards.allow(self, text):
             return None
+        for line in self.runtime.parameters.notes_for(self.chat.provider, self.chat.model):
+            self.printer.warning(line)
 
         def on_event(event: StreamEvent) -> None:
             if event.kind == "reasoning":

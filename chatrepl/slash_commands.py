@@ -268,3 +268,5 @@ def _exit(state: ReplState, argument: str) -> None:
 
 # Commands kept in their own modules, registering on the same REGISTRY.
 from chatrepl import guard_commands  # noqa: E402, F401
+# /set, /unset and /role live in their own module and register on REGISTRY when imported.
+from chatrepl import param_commands  # noqa: E402, F401
