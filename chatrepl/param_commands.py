@@ -189,6 +189,10 @@ def ask_variables(role: Role, given: dict[str, str], ask: Any) -> dict[str, str]
     """`given`, plus the role's other variables asked one by one with `ask(question)`;
     RoleError when one is missing and there is nobody to ask."""
     values = dict(given)
+    unknown = sorted(set(values) - set(role.variables))
+    if unknown:
+        raise RoleError(f"role {role.name} has no variable {unknown[0]}"
+                        + (f" (it has {', '.join(role.variables)})" if role.variables else ""))
     for name in role.variables:
         if name in values:
             continue

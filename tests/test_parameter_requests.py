@@ -64,7 +64,7 @@ def test_a_model_taking_no_temperature_is_not_sent_one_and_is_told_once(
 
 
 def test_an_unknown_model_is_sent_what_was_set(chatrepl_home: Path, fake_server) -> None:
-    state, out, _ = param_repl(chatrepl_home, fake_server, model_id="unknown-model")
+    state, _out, _ = param_repl(chatrepl_home, fake_server, model_id="unknown-model")
     handle_line(state, "/set temperature 1.5")
     handle_line(state, "/set reasoning_effort low")
     state.run_turn("hi")
@@ -181,3 +181,25 @@ def test_tab_completes_the_names_the_current_model_accepts(chatrepl_home: Path,
     assert _completions(state, "/unset ") == []
     handle_line(state, "/set seed 5")
     assert _completions(state, "/unset ") == ["seed"]
+
+
+def test_one_shot_sends_config_defaults_and_says_what_it_leaves_out(chatrepl_home: Path,
+                                                                    fake_server) -> None:
+    import io
+
+    from chatrepl.cli import main
+
+    # The bundled models.dev data marks OpenAI's o3-mini as taking no temperature.
+    fake_server.behavior.models = ["o3-mini"]
+    (chatrepl_home / "config.yaml").write_text(
+        f"providers:\n  fake:\n    base_api_url: {fake_server.url}\n    catalog_id: openai\n"
+        "models:\n  fake/o3-mini:\n    temperature: 0.5\n    max_tokens: 64\n",
+        encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["-m", "fake/o3-mini", "hi"], env={"CHATREPL_HOME": str(chatrepl_home)},
+                stdin=io.StringIO(), stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    assert sampled(last_body(fake_server)) == {"max_completion_tokens": 64}
+    assert err.getvalue().splitlines() == [
+        "chatrepl: fake/o3-mini takes no temperature or other sampling parameter (per the"
+        " catalog): temperature is not sent to it"]
