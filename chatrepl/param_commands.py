@@ -149,14 +149,14 @@ def _set(state: ReplState, argument: str) -> None:
 
 def _unset_parser() -> Parser:
     parser = Parser(prog="/unset", add_help=False,
-                    description="Drop a parameter set in this session (or by the role).")
+                    description="Send no NAME for the rest of the session, whoever set it.")
     parser.add_argument("name", metavar="NAME", help=", ".join(NAMES))
     parser.add_argument("--save", action="store_true",
                         help="also forget this model's saved default")
     return parser
 
 
-@command("/unset", help="drop a request parameter (--save: its saved default too)",
+@command("/unset", help="send no such parameter (--save: forget its saved default too)",
          usage="/unset [--save] NAME", parser=_unset_parser, completer=set_names)
 def _unset(state: ReplState, argument: str) -> None:
     args = _unset_parser().parse_args(split_arguments(argument))
@@ -165,17 +165,16 @@ def _unset(state: ReplState, argument: str) -> None:
     except ParameterError as exc:
         raise UsageError(str(exc)) from None
     parameters = state.runtime.parameters
-    dropped = parameters.unset(name)
+    was = parameters.in_force(state.chat.provider, state.chat.model).get(name)
     if args.save and state.chat.model:
         parameters.save(state.chat.provider, state.chat.model, name, None)
-        dropped = True
-    left = parameters.in_force(state.chat.provider, state.chat.model).get(name)
-    if left is not None:
-        state.printer.info(f"{name} is now {left.value} ({SOURCES.get(left.source, left.source)})")
-    elif dropped:
-        state.printer.info(f"{name} unset: the provider's default applies")
-    else:
+    parameters.unset(name)
+    if was is None and not args.save:
         state.printer.info(f"{name} was not set")
+        return
+    state.printer.info(f"{name} unset for this session: not sent, the provider's default applies"
+                       + (f" (saved default for {state.current_model} forgotten)"
+                          if args.save else ""))
 
 
 # -- roles ------------------------------------------------------------------------------------

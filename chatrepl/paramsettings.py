@@ -101,7 +101,7 @@ class ParameterSettings:
         self.configured = {scoped: params.values() for scoped, params in configured.items()}
         self.saved = saved
         self.info_for = info_for
-        self.session: dict[str, Any] = {}
+        self.session: dict[str, Any] = {}  # None: unset for this session
         self.role: dict[str, Any] = {}
         self.role_name: str | None = None
         self._saved_cache: dict[str, dict[str, Any]] | None = None
@@ -128,18 +128,18 @@ class ParameterSettings:
         found: dict[str, InForce] = {}
         for values, source in layers:
             for name, value in values.items():
-                found[name] = InForce(value, source)
+                if value is None:  # /unset: not sent, whatever an earlier layer says
+                    found.pop(name, None)
+                else:
+                    found[name] = InForce(value, source)
         return {name: found[name] for name in NAMES if name in found}
 
     def set(self, name: str, value: Any) -> None:
         self.session = {**self.session, name: value}
 
-    def unset(self, name: str) -> bool:
-        """Drop this session's (and the role's) value of `name`; False when neither had one."""
-        had = name in self.session or name in self.role
-        self.session = {k: v for k, v in self.session.items() if k != name}
-        self.role = {k: v for k, v in self.role.items() if k != name}
-        return had
+    def unset(self, name: str) -> None:
+        """Send no `name` for the rest of the session, whichever layer set it."""
+        self.session = {**self.session, name: None}
 
     def save(self, provider: str, model: str, name: str, value: Any | None) -> None:
         """Store (None: remove) the saved default of `name` for `provider/model`."""

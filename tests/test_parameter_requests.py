@@ -56,6 +56,9 @@ def test_a_model_taking_no_temperature_is_not_sent_one_and_is_told_once(
     assert first == second == {"seed": 3}  # the seed still goes
     told = out.getvalue().count("takes no temperature or other sampling parameter")
     assert told == 1
+    handle_line(state, "/set")
+    assert ("temperature  0.7  (this session; not sent: the model takes no temperature or other"
+            " sampling parameter)") in out.getvalue()
     assert "fake/cold-model" in out.getvalue()
     assert "temperature" not in state.chat.messages[-1].parameters
     handle_line(state, "/model fake/warm-model")
@@ -111,8 +114,12 @@ def test_config_defaults_per_model_and_where_each_value_comes_from(chatrepl_home
     assert "parameters for fake/warm-model:" in shown
     assert "temperature  0.9  (this session)" in shown
     assert "max_tokens   300  (model default in the config)" in shown
-    handle_line(state, "/unset temperature")
-    assert "temperature is now 0.2 (model default in the config)" in out.getvalue()
+    handle_line(state, "/unset temperature")  # not even the config's default is sent now
+    assert "temperature unset for this session" in out.getvalue()
+    state.run_turn("no temperature")
+    assert sampled(last_body(fake_server)) == {"max_tokens": 300}
+    handle_line(state, "/unset top_p")
+    assert "top_p was not set" in out.getvalue()
     # Over the model's output limit: the limit is sent, and said once.
     handle_line(state, "/model fake/cold-model")
     state.run_turn("a")

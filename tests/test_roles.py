@@ -218,3 +218,25 @@ def test_command_line_variables_are_asked_on_a_terminal(tmp_path: Path) -> None:
     assert err.getvalue() == "translator: language? "
     with pytest.raises(UsageError, match="no answer: give the role's variables with --var"):
         starting_role(tmp_path / "roles", args, ask_on(io.StringIO(""), io.StringIO()))
+
+
+def test_repl_started_with_a_role_asks_its_variables_first(chatrepl_home: Path,
+                                                           fake_server) -> None:
+    from chatrepl.environment import Environment
+
+    fake_server.behavior.models = ["unknown-model"]
+    (chatrepl_home / "config.yaml").write_text(provider_config(fake_server), encoding="utf-8")
+    write_role(chatrepl_home, "translator", TRANSLATOR)
+    out, err = io.StringIO(), io.StringIO()
+    environment = Environment(
+        argv=["--no-discover", "--role", "translator", "-m", "fake/unknown-model"],
+        env={"CHATREPL_HOME": str(chatrepl_home)}, stdin=io.StringIO("Basque\nfishers\n"),
+        stdout=out, stderr=err, stdin_isatty=True)
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("kaixo\r")
+        pipe.send_text("/exit\r")
+        assert main(environment=environment) == 0
+    assert err.getvalue() == "translator: language? translator: audience? "
+    body = last_body(fake_server)
+    assert system_of(body).startswith("Translate everything into Basque for fishers.")
+    assert sampled(body) == {"temperature": 0.1, "max_tokens": 200}
