@@ -20,7 +20,6 @@ from chatrepl.modelinfo import ModelInfo
 from chatrepl.parameters import (
     NAMES,
     SPECS,
-    ParameterError,
     accepted_names,
     parse_value,
     refusal,
@@ -122,14 +121,11 @@ def _set(state: ReplState, argument: str) -> None:
     if args.name is None:
         show_parameters(state)
         return
+    spec = spec_of(args.name)
     if args.value is None:
-        raise UsageError(f"usage: /set [--save] NAME VALUE ({spec_of(args.name).name} is"
-                         f" {spec_of(args.name).describe()})")
-    try:
-        name = spec_of(args.name).name
-        value = parse_value(name, args.value)
-    except ParameterError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"usage: /set [--save] NAME VALUE ({spec.name} is {spec.describe()})")
+    name = spec.name
+    value = parse_value(name, args.value)
     info = _info(state)
     scoped = state.current_model
     if name == "max_tokens" and info is not None and info.max_output and value > info.max_output:
@@ -160,10 +156,7 @@ def _unset_parser() -> Parser:
          usage="/unset [--save] NAME", parser=_unset_parser, completer=set_names)
 def _unset(state: ReplState, argument: str) -> None:
     args = _unset_parser().parse_args(split_arguments(argument))
-    try:
-        name = spec_of(args.name).name
-    except ParameterError as exc:
-        raise UsageError(str(exc)) from None
+    name = spec_of(args.name).name
     parameters = state.runtime.parameters
     was = parameters.in_force(state.chat.provider, state.chat.model).get(name)
     if args.save and state.chat.model:

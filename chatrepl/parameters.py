@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from chatrepl.errors import ParameterError
+
 if TYPE_CHECKING:
     from chatrepl.modelinfo import ModelInfo
 
@@ -62,10 +64,6 @@ SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in (
                   choices=REASONING_EFFORTS, needs="reasoning"),
 )}
 NAMES: tuple[str, ...] = tuple(SPECS)
-
-
-class ParameterError(ValueError):
-    """A parameter name or value that cannot be used; str() is the one line to show."""
 
 
 def spec_of(name: str) -> ParameterSpec:

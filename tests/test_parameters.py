@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from chatrepl.config import load_config
-from chatrepl.errors import ConfigError
+from chatrepl.errors import ConfigError, ParameterError
 from chatrepl.modelinfo import ModelInfo, info_from_raw
 from chatrepl.parameters import (
-    ParameterError,
     accepted_names,
     check_value,
     parse_value,
