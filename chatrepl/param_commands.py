@@ -6,8 +6,7 @@ They register on the one REGISTRY of slash_commands (which imports this module),
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -177,20 +176,25 @@ def role_names_of(state: ReplState) -> Completer:
     return WordListCompleter(lambda: role_names(state.runtime.paths.roles_dir))
 
 
-def ask_variables(role: Role, given: dict[str, str], ask: Any) -> dict[str, str]:
-    """`given`, plus the role's other variables asked one by one with `ask(question)`;
-    RoleError when one is missing and there is nobody to ask."""
+def ask_variables(role: Role, given: dict[str, str],
+                  ask: Callable[[str], str | None] | None) -> dict[str, str] | None:
+    """`given`, plus the role's other variables asked one by one with `ask(question)`; None
+    when a question is cancelled; RoleError when one is missing and there is nobody to ask."""
     values = dict(given)
     unknown = sorted(set(values) - set(role.variables))
     if unknown:
         raise RoleError(f"role {role.name} has no variable {unknown[0]}"
                         + (f" (it has {', '.join(role.variables)})" if role.variables else ""))
+    if ask is None:
+        role.render(values)  # raises, naming what is missing
+        return values
     for name in role.variables:
         if name in values:
             continue
-        if ask is None:
-            role.render(values)  # raises, naming what is missing
-        values[name] = ask(f"{role.name}: {name}? ")
+        answer = ask(f"{role.name}: {name}? ")
+        if answer is None:
+            return None
+        values[name] = answer
     return values
 
 
@@ -234,13 +238,14 @@ def _role(state: ReplState, argument: str) -> None:
         state.autosave()
         return
     role = load_role(folder, words[0])
+    ask = state.asker.line if state.asker is not None else None
     try:
-        values = ask_variables(role, parse_assignments(words[1:]), state.ask_line)
-    except (KeyboardInterrupt, EOFError):
-        state.printer.info(f"role {role.name} not taken")
-        return
+        values = ask_variables(role, parse_assignments(words[1:]), ask)
     except RoleError as exc:
         raise UsageError(str(exc)) from None
+    if values is None:
+        state.printer.info(f"role {role.name} not taken")
+        return
     for line in take_role(state, role, values):
         state.printer.info(line)
     state.autosave()

@@ -199,7 +199,6 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
 
     def attach(loaded: ReplState, notices: Sequence[str], hook: Callable[[], None] | None) -> None:
         loaded.terminal = terminal
-        loaded.ask_line = ask_line
         loaded.redraw = redraw
         # Model names in its questions complete as after `/model`, with the same index.
         loaded.asker = PromptAsker(command_argument(holder.completer, "/model"))
@@ -229,10 +228,6 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
         """A command typed while loading gets its completions now that they can be made."""
         if app.is_running and app.current_buffer.text.startswith("/"):
             app.current_buffer.start_completion(select_first=False)
-
-    def ask_line(question: str) -> str:
-        """One line from the user (a role's variable), between two prompts (main thread)."""
-        return PromptSession[str](input=input, output=output).prompt(question)
 
     loading: list[threading.Thread] = []
 

@@ -73,8 +73,6 @@ class ReplState:
     # message is sent; without one, what would be asked is refused.
     guards: SendGuards = field(default_factory=SendGuards)
     asker: Asker | None = None
-    # Asks the user for one line (a role's variables); None when nobody can be asked.
-    ask_line: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         self.chat.parameters = self.runtime.parameters

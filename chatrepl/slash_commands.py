@@ -266,7 +266,6 @@ def _exit(state: ReplState, argument: str) -> None:
     state.should_exit = True
 
 
-# Commands kept in their own modules, registering on the same REGISTRY.
-from chatrepl import guard_commands  # noqa: E402, F401
-# /set, /unset and /role live in their own module and register on REGISTRY when imported.
-from chatrepl import param_commands  # noqa: E402, F401
+# Commands kept in their own modules, registering on the same REGISTRY: the guards' /context
+# and /budget; /set, /unset and /role.
+from chatrepl import guard_commands, param_commands  # noqa: E402, F401

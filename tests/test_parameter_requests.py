@@ -210,3 +210,14 @@ def test_one_shot_sends_config_defaults_and_says_what_it_leaves_out(chatrepl_hom
     assert err.getvalue().splitlines() == [
         "chatrepl: fake/o3-mini takes no temperature or other sampling parameter (per the"
         " catalog): temperature is not sent to it"]
+
+
+def test_the_context_guard_reserves_the_max_tokens_that_is_sent(chatrepl_home: Path,
+                                                                fake_server) -> None:
+    extra = "models:\n  fake/warm-model:\n    max_tokens: 5000\n"  # over the limit of 1000
+    state, out, _ = param_repl(chatrepl_home, fake_server, extra)
+    handle_line(state, "/context")
+    assert "reply reserve             1k  (max_tokens)" in out.getvalue()
+    handle_line(state, "/set max_tokens 700")
+    handle_line(state, "/context")
+    assert "reply reserve            700  (max_tokens)" in out.getvalue()
