@@ -113,7 +113,7 @@ def show_parameters(state: ReplState) -> None:
         state.printer.line(f"  {name.ljust(width)}  {item.value}  ({source}{unsent})")
 
 
-@command("/set", help="show or set request parameters (temperature, max_tokens, ...)",
+@command("/set", help="show or set request parameters",
          usage="/set [--save] [NAME VALUE]", parser=_set_parser, completer=settable_names)
 def _set(state: ReplState, argument: str) -> None:
     args = _set_parser().parse_args(split_arguments(argument))
@@ -151,7 +151,7 @@ def _unset_parser() -> Parser:
     return parser
 
 
-@command("/unset", help="send no such parameter (--save: forget its saved default too)",
+@command("/unset", help="stop sending a request parameter",
          usage="/unset [--save] NAME", parser=_unset_parser, completer=set_names)
 def _unset(state: ReplState, argument: str) -> None:
     args = _unset_parser().parse_args(split_arguments(argument))
@@ -214,7 +214,7 @@ def take_role(state: ReplState, role: Role, values: dict[str, str]) -> list[str]
     return ["; ".join(said)]
 
 
-@command("/role", help="show or take a role (prompt, model, parameters; Tab completes)",
+@command("/role", help="show, take or drop a role",
          usage="/role [NAME [VAR=VALUE ...] | --clear]", completer=role_names_of)
 def _role(state: ReplState, argument: str) -> None:
     parameters = state.runtime.parameters

@@ -36,7 +36,7 @@ def home(chatrepl_home: Path, fake_server) -> Path:
 
 @pytest.mark.parametrize("columns", [40, 120])
 def test_help_fits_the_terminal_and_wraps_between_words(home: Path, columns: int) -> None:
-    term = Terminal(home, columns=columns, rows=60)
+    term = Terminal(home, columns=columns, rows=80)  # tall enough for every command at 40 columns
     try:
         term.wait_text("›")
         term.child.send("/help\r")
