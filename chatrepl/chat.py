@@ -55,6 +55,7 @@ from chatrepl.limits import (
 )
 from chatrepl.manager import ProviderManager
 from chatrepl.messages import Message, assistant, user
+from chatrepl.parameters import NO_PARAMETERS, RequestParameters
 from chatrepl.reply import EventCallback, Reply, Usage
 from chatrepl.sessionfile import SESSION_FORMAT, SESSION_VERSION, read_session
 from chatrepl.sigint import interrupt_latch
@@ -62,6 +63,8 @@ from chatrepl.streamchunks import MalformedChunk, iter_chunks
 
 if TYPE_CHECKING:
     from openai import OpenAI
+
+    from chatrepl.paramsettings import ParameterSettings
 
 # A conversation this large (in ~4-character tokens) may not fit a small model's context: a
 # server that drops it without answering is said to have likely run out of context.
@@ -110,6 +113,8 @@ class ChatSession:
         self.unsent: str | None = None  # the user message of a turn that failed; retry() sends it
         # Providers that answered 400 to `stream_options`; asked without it from then on.
         self._no_stream_options: set[str] = set()
+        # Request parameters (temperature, ...) in force; None sends none.
+        self.parameters: ParameterSettings | None = None
 
     # -- conversation ----------------------------------------------------------------------
     def set_model(self, provider_id: str, model: str) -> None:
@@ -196,6 +201,7 @@ class ChatSession:
         client = self._client(provider)
         asked = user(text)
         wire = self.wire_messages([*base, asked])
+        sent = self.request_parameters()
         reply = Reply(on_event)
         stream: Any = None
         interrupted = threading.Event()  # set by Ctrl-C even when its KeyboardInterrupt is lost
@@ -206,7 +212,7 @@ class ChatSession:
         try:
             try:
                 with interrupt_latch(interrupted):
-                    stream = self._open(client, provider, wire)
+                    stream = self._open(client, provider, wire, sent)
                     if isinstance(stream, openai.Stream):
                         if self._is_plain_json(stream):
                             reply.add_completion(self._read_json(stream, provider))
@@ -237,7 +243,8 @@ class ChatSession:
 
         if reply.interrupted:
             if reply.text:
-                self.messages = [*base, asked, assistant(reply.text, interrupted=True)]
+                self.messages = [*base, asked, assistant(reply.text, interrupted=True,
+                                                         parameters=sent.values)]
         elif not reply.complete:
             if reply.text:
                 what = "closed the connection in the middle of the reply; try again"
@@ -246,28 +253,36 @@ class ChatSession:
                     MAY_BE_TOO_LONG if _long(wire) else "try again")
             raise self._failure(provider, what, reply.text)
         else:
-            self.messages = [*base, asked, assistant(reply.text)]
+            self.messages = [*base, asked, assistant(reply.text, parameters=sent.values)]
         if reply.usage is not None:
             self.totals = self.totals + reply.usage
         return TurnResult(text=reply.text, reasoning="".join(reply.reasoning),
                           interrupted=reply.interrupted, usage=reply.usage, model=self.model,
                           provider=provider.id, finish_reason=reply.finish_reason)
 
-    def _open(self, client: OpenAI, provider: ProviderConfig, wire: list[dict[str, str]]) -> Any:
+    def request_parameters(self) -> RequestParameters:
+        """The parameters the next request to the current model is sent (chatrepl.parameters)."""
+        if self.parameters is None:
+            return NO_PARAMETERS
+        return self.parameters.for_request(self.provider, self.model)
+
+    def _open(self, client: OpenAI, provider: ProviderConfig, wire: list[dict[str, str]],
+              sent: RequestParameters = NO_PARAMETERS) -> Any:
         """Start the request; once without `stream_options` if the server rejects it."""
         import openai
 
         create: Any = client.chat.completions.create
+        extra = dict(sent.kwargs)
         if provider.id in self._no_stream_options:
-            return create(model=self.model, messages=wire, stream=True)
+            return create(model=self.model, messages=wire, stream=True, **extra)
         try:
             return create(model=self.model, messages=wire, stream=True,
-                          stream_options={"include_usage": True})
+                          stream_options={"include_usage": True}, **extra)
         except openai.APIStatusError as exc:
             if exc.status_code not in (400, 422) or not mentions_stream_options(exc):
                 raise
         self._no_stream_options.add(provider.id)
-        return create(model=self.model, messages=wire, stream=True)
+        return create(model=self.model, messages=wire, stream=True, **extra)
 
     @staticmethod
     def _is_plain_json(stream: Any) -> bool:

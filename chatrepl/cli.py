@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chatrepl.paths import Paths
     from chatrepl.repl import Prepared
     from chatrepl.replterminal import PromptTerminal
+    from chatrepl.rolestart import StartingRole
     from chatrepl.runtime import Runtime
 
 PROG = "chatrepl"
@@ -49,6 +50,11 @@ def build_parser(out: TextIO | None = None,
     parser.add_argument("-s", "--system", help="system prompt for this conversation")
     parser.add_argument("--continue", dest="resume", action="store_true",
                         help="resume the last conversation with its model and system prompt")
+    parser.add_argument("--role", metavar="NAME",
+                        help="start with a role: a Markdown file in the roles folder beside the"
+                             " config file (system prompt, model, parameters)")
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                        help="a variable of the role (repeatable); those missing are asked")
     parser.add_argument("--plain", action="store_true", help="plain text output, no colours")
     parser.add_argument("--usage", action="store_true",
                         help="one-shot: print the tokens in and out (and the cost when the price"
@@ -152,6 +158,7 @@ def run(environment: Environment) -> int:
         return run_subcommand(command, rest, environment)
     args = parser.parse_args(rest)
     paths = resolve_paths(env, args.config)
+    args.starting_role = _starting_role(environment, paths, args)
     if not args.prompt and environment.interactive:
         return run_interactive(environment, paths, args)
     with collector_paused():  # imports and construction only: no network wait inside
@@ -167,6 +174,18 @@ def run(environment: Environment) -> int:
     from chatrepl.entry import run_chat
 
     return run_chat(runtime, args, environment)
+
+
+def _starting_role(environment: Environment, paths: Paths,
+                   args: argparse.Namespace) -> StartingRole | None:
+    """`--role` with its variables, asked on the terminal when stdin is one and holds no prompt."""
+    if not (args.role or args.var):
+        return None
+    from chatrepl.rolestart import ask_on, starting_role
+
+    can_ask = environment.interactive and args.prompt != ["-"]
+    ask = ask_on(environment.stdin, environment.stderr) if can_ask else None
+    return starting_role(paths.roles_dir, args, ask)
 
 
 def _may_use_local(runtime: Runtime, args: argparse.Namespace) -> bool:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chatrepl.errors import ConfigError
+from chatrepl.parameters import ModelParameters
 from chatrepl.presetdata import inherit_presets
 from chatrepl.yamlsource import YamlDocument, load_yaml_document, suggest
 
@@ -275,6 +276,8 @@ class Config(_Strict):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    # Request parameters per model: `models: {openai/gpt-4o: {temperature: 0.2}}`.
+    models: dict[str, ModelParameters] = Field(default_factory=dict)
     source: Path | None = Field(None, exclude=True)
 
     @field_validator("providers", mode="before")
@@ -288,6 +291,11 @@ class Config(_Strict):
         return {key: {**entry, "id": key} if isinstance(entry, dict) else entry
                 for key, entry in value.items()}
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _none_is_no_models(cls, value: Any) -> Any:
+        return {} if value is None else value
+
 
 # Fields a user may write at each place in the file, for "did you mean" hints.
 _FIELDS_AT: dict[str, type[BaseModel]] = {
@@ -297,6 +305,7 @@ _FIELDS_AT: dict[str, type[BaseModel]] = {
     "catalog": CatalogSettings,
     "budget": BudgetSettings,
     "providers.*": ProviderConfig,
+    "models.*": ModelParameters,
 }
 _EXPANDED_FIELDS = ("base_api_url", "base_url", "name", "api_key_env", "catalog_id")
 _EXPANDED_TOP = ("default_model", "system_prompt")
@@ -308,10 +317,11 @@ def dotted_path(loc: tuple[Any, ...]) -> str:
                     else repr(str(p)) for p in loc)
 
 
-def _known_fields(parent: tuple[Any, ...]) -> list[str]:
-    key = ".".join("*" if i == 1 and parent[0] == "providers" else str(p)
+def _known_fields(parent: tuple[Any, ...],
+                  fields_at: Mapping[str, type[BaseModel]] | None = None) -> list[str]:
+    key = ".".join("*" if i == 1 and parent[0] in ("providers", "models") else str(p)
                    for i, p in enumerate(parent))
-    model = _FIELDS_AT.get(key)
+    model = (_FIELDS_AT if fields_at is None else fields_at).get(key)
     if model is None:
         return []
     names: list[str] = []
@@ -341,13 +351,13 @@ def _error_loc(error: Any) -> tuple[Any, ...]:
     return loc
 
 
-def _describe_error(error: Any) -> str:
+def _describe_error(error: Any, fields_at: Mapping[str, type[BaseModel]] | None = None) -> str:
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
         other = _ALIASES.get(str(loc[-1]))
         if other is not None:
             return f"given twice, as {loc[-1]} and as {other}; keep one"
-        hint = suggest(str(loc[-1]), _known_fields(loc[:-1]))
+        hint = suggest(str(loc[-1]), _known_fields(loc[:-1], fields_at))
         return "unknown key" + (f"; did you mean {hint!r}?" if hint else "")
     if error["type"] == "missing":
         spelled = str(loc[-1]) if loc else ""
@@ -355,6 +365,16 @@ def _describe_error(error: Any) -> str:
                                 if spelled in _ALIASES else "")
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
+
+
+def validation_line(document: YamlDocument, exc: ValidationError,
+                    fields_at: Mapping[str, type[BaseModel]] | None = None) -> str:
+    """`file:line: dotted.path: what is wrong` for the first error worth naming; `fields_at`
+    (default: the config file's) names the keys allowed at each place, for "did you mean"."""
+    first = min(exc.errors(), key=_error_rank)
+    loc = _error_loc(first)
+    dotted = dotted_path(loc) or "(top level)"
+    return f"{document.where(loc)}: {dotted}: {_describe_error(first, fields_at)}"
 
 
 def _expand_strings(document: YamlDocument, env: Mapping[str, str]) -> dict[str, str]:
@@ -403,6 +423,20 @@ def _check_provider_names(document: YamlDocument) -> None:
             )
 
 
+def _check_model_names(document: YamlDocument) -> None:
+    """Keys of `models:` name one model of one provider: `provider/model`."""
+    models = document.data.get("models")
+    if not isinstance(models, dict):
+        return
+    for key in models:
+        provider, slash, model = key.partition("/") if isinstance(key, str) else ("", "", "")
+        if not slash or not _PROVIDER_ID_PATTERN.match(provider) or not model.strip():
+            raise ConfigError(
+                f"{document.where(('models', key))}: models: {key!r} must be written"
+                " provider/model (e.g. openai/gpt-4o)"
+            )
+
+
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
                 *, must_exist: bool = False) -> Config:
     """Read and validate a config file; raise ConfigError naming file and line on any problem.
@@ -426,16 +460,14 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None,
             f"{document.where(())}: the top level is a {kind}, expected a map with `providers:`"
         )
     _check_provider_names(document)
+    _check_model_names(document)
     if isinstance(document.data.get("providers"), dict):
         inherit_presets(document.data["providers"], env)
     written_urls = _expand_strings(document, env)
     try:
         config = Config.model_validate(document.data)
     except ValidationError as exc:
-        first = min(exc.errors(), key=_error_rank)
-        loc = _error_loc(first)
-        dotted = dotted_path(loc) or "(top level)"
-        raise ConfigError(f"{document.where(loc)}: {dotted}: {_describe_error(first)}") from None
+        raise ConfigError(validation_line(document, exc)) from None
     # Fields the program sets, whatever the file says: configured providers are not probed.
     providers = {pid: provider.model_copy(update={"probed": False,
                                                   "url_as_written": written_urls.get(pid)})

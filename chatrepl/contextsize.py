@@ -71,9 +71,9 @@ def output_reserve(info: ModelInfo | None, max_tokens: int | None) -> int:
 
 
 def requested_max_tokens(chat: ChatSession) -> int | None:
-    """The `max_tokens` the next request asks for, if the session's parameters set one."""
-    parameters = getattr(chat, "parameters", None)
-    value = parameters.get("max_tokens") if isinstance(parameters, Mapping) else None
+    """The `max_tokens` the next request asks for, if the parameters in force set one (as sent:
+    no more than the model's output limit; see chatrepl.parameters)."""
+    value = chat.request_parameters().values.get("max_tokens")
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chatrepl.environment import Environment
     from chatrepl.localserver import LocalServer
     from chatrepl.repl import Prepared
+    from chatrepl.rolestart import StartingRole
 
 
 def _initial_model(runtime: Runtime, requested: str | None,
@@ -65,6 +66,23 @@ def requested_model(args: argparse.Namespace, local_server: LocalServer | None) 
 
 def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
               say: Callable[[str], None], model: str | None) -> ChatSession:
+    """The conversation (see `_resumed_or_new`) with the request parameters in force, and the
+    `--role` (`args.starting_role`): its prompt unless -s gives one, its parameters, its model
+    unless -m names one."""
+    start: StartingRole | None = getattr(args, "starting_role", None)
+    if start is not None and start.role.model and not model:
+        model = start.role.model
+    chat = _resumed_or_new(runtime, args, store, say, model)
+    chat.parameters = runtime.parameters
+    if start is not None:
+        if not args.system:
+            chat.system_prompt = start.prompt
+        runtime.parameters.use_role(start.role.name, start.role.parameters.values())
+    return chat
+
+
+def _resumed_or_new(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
+                    say: Callable[[str], None], model: str | None) -> ChatSession:
     """The conversation: resumed (--continue) or new, on `model` when one was asked for."""
     if args.resume:
         data = store.load_autosave()
@@ -167,6 +185,8 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     if refusal is not None:
         printer.err_line(f"chatrepl: {refusal}")
         return EXIT_USAGE
+    for line in runtime.parameters.notes_for(chat.provider, chat.model):
+        printer.err_line(f"chatrepl: {line}")
     try:
         result = chat.send(prompt, on_event=on_event)
     except ChatError as exc:

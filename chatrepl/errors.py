@@ -34,10 +34,18 @@ class UsageError(ChatReplError):
     exit_code = EXIT_USAGE
 
 
+class ParameterError(UsageError, ValueError):
+    """A request parameter name or value that cannot be used (`/set`, a config, a role)."""
+
+
 class ConfigError(ChatReplError):
     """A configuration file that cannot be used; the message names file and line."""
 
     exit_code = EXIT_USAGE
+
+
+class RoleError(ConfigError):
+    """A role file that cannot be used, or an unknown role; the message names the file."""
 
 
 class UnknownModelError(ChatReplError, KeyError):

@@ -76,6 +76,14 @@ class PromptAsker:
             return False
         return answer.strip().lower() in ("y", "yes")
 
+    def line(self, question: str) -> str | None:
+        """One line of text (a role's variable); None on Ctrl-C or Ctrl-D."""
+        session: PromptSession[str] = PromptSession()
+        try:
+            return session.prompt(clean(question))
+        except (KeyboardInterrupt, EOFError):
+            return None
+
     def model_name(self, question: str) -> str | None:
         session: PromptSession[str] = PromptSession(completer=self._models,
                                                     complete_while_typing=True,

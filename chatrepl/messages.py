@@ -14,10 +14,10 @@ ROLES: frozenset[str] = frozenset({"user", "assistant", "system"})
 class Message:
     """One message: `role`, `content` and whether the reply was cut short (`interrupted`).
 
-    `attachments` and `parameters` are kept for what later features add (files sent with a
-    message, the request parameters of a reply); they are empty today. Only role and content
-    go on the wire. `left_out`: kept in the conversation but no longer sent (the context guard
-    dropped it to fit the model's window).
+    `attachments` are kept for what later features add (files sent with a message);
+    `parameters` are the request parameters a reply was asked with (temperature, ...). Only
+    role and content go on the wire. `left_out`: kept in the conversation but no longer sent
+    (the context guard dropped it to fit the model's window).
     """
 
     role: Role
@@ -51,6 +51,8 @@ def user(text: str) -> Message:
     return Message("user", text)
 
 
-def assistant(text: str, *, interrupted: bool = False) -> Message:
-    """An assistant reply (`interrupted` when it was cut short)."""
-    return Message("assistant", text, interrupted=interrupted)
+def assistant(text: str, *, interrupted: bool = False,
+              parameters: Mapping[str, Any] | None = None) -> Message:
+    """An assistant reply (`interrupted` when it was cut short; `parameters`: the request
+    parameters it was asked with)."""
+    return Message("assistant", text, interrupted=interrupted, parameters=dict(parameters or {}))

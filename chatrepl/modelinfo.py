@@ -83,6 +83,10 @@ class ModelInfo:
     # Where the facts came from: the models.dev provider and model id that matched.
     catalog_provider: str = ""
     catalog_model: str = ""
+    # Whether the model takes a temperature (models.dev's `temperature`); None when unknown.
+    temperature: bool | None = None
+    # True when the facts come from a catalog entry (not only the provider's own model list).
+    from_catalog: bool = False
 
     @property
     def capabilities(self) -> tuple[str, ...]:
@@ -222,6 +226,8 @@ def info_from_raw(raw: Mapping[str, Any], provider: str = "", model_id: str = ""
         name=_as_text(raw.get("name")),
         catalog_provider=clean_text(provider),
         catalog_model=clean_text(model_id or str(raw.get("id") or "")),
+        temperature=raw["temperature"] if isinstance(raw.get("temperature"), bool) else None,
+        from_catalog=True,
     )
 
 

@@ -43,6 +43,16 @@ class Paths:
         return self.state_dir / "autosave.json"
 
     @property
+    def parameters_file(self) -> Path:
+        """Request parameters saved with `/set --save` (the config file is never written)."""
+        return self.state_dir / "parameters.json"
+
+    @property
+    def roles_dir(self) -> Path:
+        """One Markdown file per role, beside the config file."""
+        return self.config_file.parent / "roles"
+
+    @property
     def catalog_cache_file(self) -> Path:
         return self.cache_dir / "models-dev-api.json"
 

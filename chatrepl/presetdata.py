@@ -59,6 +59,29 @@ PRESETS: dict[str, Preset] = {
         # Perplexity's API has no model list endpoint, so its chat models are named here.
         Preset("perplexity", "Perplexity", "https://api.perplexity.ai", ("PERPLEXITY_API_KEY",),
                "perplexity", ("sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research")),
+        # Anthropic's OpenAI SDK compatibility endpoint; its model list wants Anthropic's own
+        # headers, so its current models are named here too.
+        Preset("anthropic", "Anthropic", "https://api.anthropic.com/v1", ("ANTHROPIC_API_KEY",),
+               "anthropic", ("claude-opus-4-7", "claude-sonnet-4-6", "claude-haiku-4-5")),
+        # The rest as models.dev lists them (`npm: @ai-sdk/openai-compatible`, its `api` and
+        # `env`): test_presets checks each against the bundled data.
+        Preset("alibaba", "Alibaba Cloud Model Studio",
+               "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", ("DASHSCOPE_API_KEY",),
+               "alibaba"),
+        Preset("moonshot", "Moonshot AI", "https://api.moonshot.ai/v1", ("MOONSHOT_API_KEY",),
+               "moonshotai"),
+        Preset("zai", "Z.AI", "https://api.z.ai/api/paas/v4", ("ZHIPU_API_KEY",), "zai"),
+        Preset("nvidia", "Nvidia", "https://integrate.api.nvidia.com/v1", ("NVIDIA_API_KEY",),
+               "nvidia"),
+        Preset("nebius", "Nebius Token Factory", "https://api.tokenfactory.nebius.com/v1",
+               ("NEBIUS_API_KEY",), "nebius"),
+        Preset("siliconflow", "SiliconFlow", "https://api.siliconflow.com/v1",
+               ("SILICONFLOW_API_KEY",), "siliconflow"),
+        Preset("novita", "NovitaAI", "https://api.novita.ai/openai", ("NOVITA_API_KEY",),
+               "novita-ai"),
+        Preset("baseten", "Baseten", "https://inference.baseten.co/v1", ("BASETEN_API_KEY",),
+               "baseten"),
+        Preset("chutes", "Chutes", "https://llm.chutes.ai/v1", ("CHUTES_API_KEY",), "chutes"),
     )
 }
 

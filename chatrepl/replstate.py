@@ -78,6 +78,9 @@ class ReplState:
     guards: SendGuards = field(default_factory=SendGuards)
     asker: Asker | None = None
 
+    def __post_init__(self) -> None:
+        self.chat.parameters = self.runtime.parameters
+
     def say(self, lines: Sequence[str], *, error: bool = False) -> None:
         """Show `lines` (as errors with `error`), from any thread: above the prompt while it
         is shown, else before it is drawn again; at once when there is no REPL."""
@@ -211,6 +214,7 @@ class ReplState:
         chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
         fallback = runtime.manager.starting_model(runtime.config.default_model)[:2]
         note = rehome(chat, fallback)
+        chat.parameters = runtime.parameters
         self.chat = chat
         if note is not None:
             self.printer.warning(note)
@@ -229,6 +233,8 @@ class ReplState:
             return None
         if not self._local_server_ready() or not self.guards.allow(self, text):
             return None
+        for line in self.runtime.parameters.notes_for(self.chat.provider, self.chat.model):
+            self.printer.warning(line)
 
         def on_event(event: StreamEvent) -> None:
             if event.kind == "reasoning":

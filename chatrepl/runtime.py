@@ -24,6 +24,7 @@ from chatrepl.refresher import DiscoveryRefresher
 if TYPE_CHECKING:
     from chatrepl.catalog import Catalog
     from chatrepl.modelinfo import ModelInfo
+    from chatrepl.paramsettings import ParameterSettings
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Runtime:
     warnings: tuple[str, ...] = ()
     _catalog: Catalog | None = field(default=None, repr=False)
     _catalog_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _parameters: ParameterSettings | None = field(default=None, repr=False)
 
     @property
     def catalog(self) -> Catalog:
@@ -57,6 +59,17 @@ class Runtime:
     def catalog_loaded(self) -> bool:
         """True once the catalog's data is in memory (asking it then never waits)."""
         return self._catalog is not None and self._catalog.loaded
+
+    @property
+    def parameters(self) -> ParameterSettings:
+        """The request parameters in force (config, saved, role, session), made on first use."""
+        if self._parameters is None:
+            from chatrepl.paramsettings import ParameterSettings, SavedParameters
+
+            self._parameters = ParameterSettings(self.config.models,
+                                                 SavedParameters(self.paths.parameters_file),
+                                                 self.model_info)
+        return self._parameters
 
     def model_info(self, provider_id: str, model: str) -> ModelInfo | None:
         """Facts for one model of one provider: its own catalog entry, else what its own model

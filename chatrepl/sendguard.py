@@ -48,6 +48,8 @@ class Asker(Protocol):
 
     def model_name(self, question: str) -> str | None: ...
 
+    def line(self, question: str) -> str | None: ...
+
 
 OVERFLOW_OPTIONS = {
     "drop": "leave out the oldest turns (they stay in the history)",

@@ -266,5 +266,6 @@ def _exit(state: ReplState, argument: str) -> None:
     state.should_exit = True
 
 
-# Commands kept in their own modules, registering on the same REGISTRY.
-from chatrepl import editcommands, guard_commands  # noqa: E402, F401
+# Commands kept in their own modules, registering on the same REGISTRY: /editor, /copy and
+# /undo; the guards' /context and /budget; /set, /unset and /role.
+from chatrepl import editcommands, guard_commands, param_commands  # noqa: E402, F401

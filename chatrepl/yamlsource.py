@@ -173,7 +173,11 @@ def _marked_error(path: Path, text: str, exc: yaml.MarkedYAMLError) -> ConfigErr
 
 def load_yaml_document(path: Path) -> YamlDocument:
     """Read `path` as YAML; every problem becomes a ConfigError naming the file and line."""
-    text = _read_text(path)
+    return parse_yaml_text(path, _read_text(path))
+
+
+def parse_yaml_text(path: Path, text: str) -> YamlDocument:
+    """`text` (read from `path`) as YAML; errors name `path` and the line within `text`."""
     if _LOADER is not yaml.SafeLoader:
         try:
             return _parse(path, text, _LOADER)

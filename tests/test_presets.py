@@ -72,3 +72,39 @@ def test_config_entries_win_over_presets() -> None:
 def test_merge_without_keys_is_the_config() -> None:
     local = ProviderConfig(id="local", base_api_url="http://127.0.0.1:8080/v1")
     assert merge_presets({"local": local}, {}) == {"local": local}
+
+
+# Added from models.dev: providers it lists as OpenAI-compatible, with their `api` and `env`.
+FROM_MODELS_DEV = ("alibaba", "moonshot", "zai", "nvidia", "nebius", "siliconflow", "novita",
+                   "baseten", "chutes")
+
+
+def test_models_dev_presets_match_the_bundled_data() -> None:
+    data = load_bundled_data()
+    for pid in FROM_MODELS_DEV:
+        preset = PRESETS[pid]
+        entry = data[preset.catalog_id]
+        assert entry["npm"] == "@ai-sdk/openai-compatible", pid
+        assert preset.base_url == entry["api"].rstrip("/"), pid
+        assert preset.key_variables == tuple(entry["env"]), pid
+
+
+def test_anthropic_preset_uses_its_openai_compatible_endpoint() -> None:
+    env = {"ANTHROPIC_API_KEY": "sk-ant-test"}
+    anthropic = preset_providers(env)["anthropic"]
+    assert anthropic.base_api_url == "https://api.anthropic.com/v1"
+    assert anthropic.resolve_api_key(env) == "sk-ant-test"
+    entry = load_bundled_data()["anthropic"]
+    assert entry["env"] == ["ANTHROPIC_API_KEY"]
+    assert set(anthropic.valid_models) <= set(entry["models"])  # offered models are real ids
+    assert anthropic.valid_models
+
+
+def test_a_config_entry_named_anthropic_inherits_the_preset(tmp_path) -> None:
+    from chatrepl.config import load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text("providers:\n  anthropic: {}\n", encoding="utf-8")
+    provider = load_config(path, {"ANTHROPIC_API_KEY": "k"}).providers["anthropic"]
+    assert provider.base_api_url == "https://api.anthropic.com/v1"
+    assert provider.api_key_env == "ANTHROPIC_API_KEY" and provider.catalog_id == "anthropic"

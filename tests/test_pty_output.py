@@ -36,7 +36,7 @@ def home(chatrepl_home: Path, fake_server) -> Path:
 
 @pytest.mark.parametrize("columns", [40, 120])
 def test_help_fits_the_terminal_and_wraps_between_words(home: Path, columns: int) -> None:
-    term = Terminal(home, columns=columns, rows=100)  # all of /help on the screen, at 40 columns
+    term = Terminal(home, columns=columns, rows=120)  # all of /help on the screen, at 40 columns
     try:
         term.wait_text("›")
         term.child.send("/help\r")
