@@ -9,6 +9,7 @@ every thread's stack printed (pytest-timeout's thread method).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -71,6 +72,18 @@ def chatrepl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # probe point it at their own server (see probe_ports).
     monkeypatch.setattr("chatrepl.localprobe.DEFAULT_PORTS", {})
     return home
+
+
+@pytest.fixture(autouse=True)
+def sigint_handler_kept() -> Iterator[None]:
+    """A test that leaves another Ctrl-C handler installed (a prompt that did not put its own
+    back) fails, and the handler is put back so later tests are not changed by it."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"the test left SIGINT handled by {after!r} (was {before!r})")
 
 
 @pytest.fixture

@@ -73,10 +73,15 @@ def test_a_sigint_whose_keyboard_interrupt_is_swallowed_still_stops_the_reply(
         except KeyboardInterrupt as exc:
             swallowed.append(exc)
 
-    result = session.send("second", on_event=stop_after(3, sigint_swallowed_on_the_way))
+    # Python's own Ctrl-C handler, whatever an earlier test left installed.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        result = session.send("second", on_event=stop_after(3, sigint_swallowed_on_the_way))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(swallowed) == 1
     _check_interrupted(session, result, fake_server)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_sigint_while_reading_the_stream(make_session: MakeSession,
