@@ -31,9 +31,6 @@ from chatrepl.reply import StreamEvent, Usage
 from chatrepl.usagetext import estimate_usage
 
 if TYPE_CHECKING:
-    from openai import OpenAI
-
-    from chatrepl.config import ProviderConfig
     from chatrepl.manager import ProviderManager
     from chatrepl.modelinfo import ModelInfo
 
@@ -219,8 +216,8 @@ class _ContenderSession(ChatSession):
         super().__init__(manager, env, settings, **kwargs)
         self._streams = streams
 
-    def _open(self, client: OpenAI, provider: ProviderConfig, wire: list[dict[str, str]]) -> Any:
-        stream = super()._open(client, provider, wire)
+    def _open(self, *args: Any, **kwargs: Any) -> Any:
+        stream = super()._open(*args, **kwargs)
         self._streams.add(stream)
         return stream
 

@@ -77,8 +77,6 @@ class CompareMode:
             self.pending = comparison
             printer.info(f"go on with one: /keep K (1-{len(comparison.answers)});"
                          " /compare off ends compare mode")
-        else:
-            state.chat.unsent = text
         state.redraw()
         return comparison
 
@@ -90,6 +88,10 @@ class CompareMode:
             answer = self.pending.kept(number)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        if tuple(state.chat.messages) != self.pending.base:
+            self.pending = None
+            raise UsageError("the conversation changed since the comparison (/clear or /load);"
+                             " send the message again")
         reply = answer.reply
         assert reply is not None  # kept() returns only replies there are
         self.kept_turns.append(KeptTurn(user(self.pending.question), Branch(answer.contender.label, reply),

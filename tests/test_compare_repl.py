@@ -109,6 +109,12 @@ def test_keep_needs_a_number_and_a_comparison(repl) -> None:
     assert "nothing to keep: send a message in compare mode first" in printed
 
 
+def test_keep_after_the_conversation_changed_is_refused(repl) -> None:
+    state, printed = repl("zero", "/compare al be", "one", "/clear", "/keep 1")
+    assert "the conversation changed since the comparison" in printed
+    assert state.chat.messages == []
+
+
 def test_tab_completes_every_model_name_of_compare(repl) -> None:
     state, _ = repl("/compare")
     completer = build_completer(state)
