@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from chatrepl.chat import ChatSession, TurnResult
+from chatrepl.clients import import_sdk
 from chatrepl.config import ChatSettings
 from chatrepl.errors import ChatError
 from chatrepl.messages import Message, assistant, user
@@ -263,6 +264,7 @@ def run_comparison(base: ChatSession, contenders: Sequence[Contender], text: str
     event as it arrives, `tick` runs at least every TICK_SECONDS (a renderer draws there).
     `base` is not changed. `info_for(provider, model)` gives the catalog facts for the cost.
     """
+    import_sdk()  # once, here: not in every worker, and not in the time to first token
     events: queue.Queue[CompareEvent] = queue.Queue()
     cancel = threading.Event()
     streams = _OpenStreams()

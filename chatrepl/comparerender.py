@@ -3,8 +3,8 @@
 The main thread owns the terminal: `CompareView.add(event)` takes what a worker handed over
 (`compare.CompareEvent`) and `draw()` redraws the frame (called by `run_comparison`'s tick, at
 most every TICK_SECONDS). Every piece of model text is cleaned (`sanitize.clean`) and broken
-between words (`wordwrap.break_spans`) to its column's width; a word longer than a column is
-cut. On a terminal the live frame keeps to the screen's height (each reply shows its last
+between words to its column's width (`wordwrap.cells` measures it); a word longer than a
+column is cut. On a terminal the live frame keeps to the screen's height (each reply shows its last
 rows) and is redrawn in place; `finish()` replaces it with the whole replies and their figures.
 Elsewhere (a pipe, a test) only `finish()` writes: each reply in its own section.
 """
@@ -12,6 +12,7 @@ Elsewhere (a pipe, a test) only `finish()` writes: each reply in its own section
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -19,7 +20,7 @@ from chatrepl.compare import Answer, CompareEvent, Comparison, Contender, Figure
 from chatrepl.modelinfo import format_cost
 from chatrepl.render import DIM, RED, RESET, is_terminal
 from chatrepl.sanitize import clean
-from chatrepl.wordwrap import break_spans, cells
+from chatrepl.wordwrap import cells
 
 GAP = " │ "
 MIN_COLUMN = 24  # narrower than this, replies are stacked instead of side by side
@@ -27,32 +28,41 @@ TAB = "    "
 BOLD = "\x1b[1m"
 
 
+_PIECES = re.compile(r" +|[^ ]+")
+
+
 def wrap_rows(line: str, width: int) -> list[tuple[int, int]]:
-    """(start, end) of each row of one line (no newline) at `width` columns: broken between
-    words, a word longer than a row cut (spaces ending the line may run past the width)."""
+    """(start, end) of each row of one line (no newline, no tab) at `width` columns: broken
+    between words (the spaces there dropped), a word longer than a row cut. A row ends where
+    the text that follows it cannot change it, so rows laid out as text arrives are final."""
     rows: list[tuple[int, int]] = []
-    start = 0
-    for space_start, space_end in [*break_spans(line, width), (len(line), len(line))]:
-        words_end = len(line[:space_start].rstrip(" "))  # spaces at a row's end are not cut
-        pieces = _cut(line, start, max(start, words_end), width)
-        rows += [*pieces[:-1], (pieces[-1][0], space_start)]
-        start = space_end
+    row_start = column = 0
+    space: tuple[int, int] | None = None  # the spaces before the next word
+    for match in _PIECES.finditer(line):
+        start, end = match.span()
+        if line[start] == " ":
+            if start == row_start == 0:  # the line's own indent
+                column = min(width, end - start)
+            else:
+                space = (start, end)
+            continue
+        gap = space[1] - space[0] if space is not None and column else 0
+        size = cells(line[start:end])
+        if column and column + gap + size > width:
+            rows.append((row_start, space[0] if space is not None else start))
+            row_start, column, gap = start, 0, 0
+        space = None
+        if column + gap + size <= width:
+            column += gap + size
+            continue
+        for index in range(start, end):  # longer than a row: cut
+            char = cells(line[index])
+            if column + char > width and index > row_start:
+                rows.append((row_start, index))
+                row_start, column = index, 0
+            column += char
+    rows.append((row_start, len(line)))
     return rows
-
-
-def _cut(line: str, start: int, end: int, width: int) -> list[tuple[int, int]]:
-    """line[start:end] in pieces of at most `width` columns."""
-    if cells(line[start:end]) <= width:
-        return [(start, end)]
-    pieces, used, piece = [], 0, start
-    for index in range(start, end):
-        size = cells(line[index])
-        if used + size > width and index > piece:
-            pieces.append((piece, index))
-            piece, used = index, 0
-        used += size
-    pieces.append((piece, end))
-    return pieces
 
 
 def pad(text: str, width: int) -> str:

@@ -14,7 +14,7 @@ from chatrepl.reply import Usage
 from chatrepl.wordwrap import cells
 
 MODELS = [Contender("alpha", "alpha-model"), Contender("beta", "beta-model")]
-WORDS = st.lists(st.sampled_from(["a", "word", "longerword", "x" * 30, " ", "  ", "\n", "日本語",
+WORDS = st.lists(st.sampled_from(["a", "word", "longerword", "x" * 30, "yyyyyy", " ", "  ", "\n", "日本語",
                                   "é", "\t"]), max_size=60)
 
 
@@ -30,7 +30,7 @@ def _feed(view: CompareView, index: int, *texts: str) -> None:
         view.add(CompareEvent(index, "content", text))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(pieces=WORDS, width=st.integers(min_value=5, max_value=40))
 def test_rows_laid_out_as_text_arrives_are_those_of_the_whole_text(pieces: list[str],
                                                                     width: int) -> None:

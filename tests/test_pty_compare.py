@@ -3,7 +3,7 @@ in place (each header once on the screen), then /keep goes on with one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,16 @@ ROWS, COLUMNS = 30, 100
 def servers() -> Iterator[list]:
     with started_servers(2) as started:
         yield started
+
+
+def _prompt_after(text: str) -> Callable[[list[str]], bool]:
+    """True once a prompt is drawn below the line showing `text`: keys typed before it would
+    reach a terminal in cooked mode (Ctrl-D would be taken as end of input by the tty)."""
+    def check(lines: list[str]) -> bool:
+        shown = [i for i, line in enumerate(lines) if text in line]
+        return bool(shown) and any(line.startswith("›") for line in lines[shown[-1] + 1:])
+
+    return check
 
 
 def test_compare_draws_columns_in_place_and_keep_goes_on(chatrepl_home: Path, servers) -> None:
@@ -39,7 +49,7 @@ def test_compare_draws_columns_in_place_and_keep_goes_on(chatrepl_home: Path, se
         assert any("word39" in line for line in lines)  # the whole reply in the end
         assert sum("tok/s" in line for line in lines) == 1  # both figures on one row
         terminal.child.send("/keep 2\r")
-        terminal.wait_text("kept reply 2 (beta/beta-model)")
+        terminal.wait_for(_prompt_after("kept reply 2 (beta/beta-model)"), "the next prompt")
     finally:
         status = terminal.close()
     assert status == 0
