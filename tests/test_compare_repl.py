@@ -3,17 +3,19 @@ of every model name of /compare."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from comparehelpers import chat_bodies_of, config_text, started_servers
+from interrupts import Interrupter
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from test_repl import repl_runner
 
 from chatrepl.messages import Message
-from chatrepl.repl import build_completer
+from chatrepl.repl import build_completer, handle_line
 from chatrepl.toolbar import toolbar_text
 
 
@@ -103,6 +105,12 @@ def test_bad_compare_lines_say_what_to_do(repl, line: str, expected: str) -> Non
     assert state.compare is None
 
 
+def test_compare_alone_says_whether_it_is_on(repl) -> None:
+    _, printed = repl("/compare", "/compare al be", "/compare")
+    assert "compare mode: off\n" in printed
+    assert "compare mode: alpha/alpha-model, beta/beta-model\n" in printed
+
+
 def test_keep_needs_a_number_and_a_comparison(repl) -> None:
     _, printed = repl("/compare al be", "/keep", "/keep two", "/keep 1")
     assert printed.count("usage: /keep K (a reply number, 1-2)") == 2
@@ -128,3 +136,50 @@ def test_tab_completes_every_model_name_of_compare(repl) -> None:
     assert texts("/compare alpha/alpha-model beta/beta-model gam") == ["gamma/gamma-model"]
     assert "off" in texts("/compare of")
     assert "off" not in texts("/compare alpha/alpha-model of")
+
+
+class _TerminalBuffer(io.StringIO):
+    """A buffer that says it is a terminal, so the comparison is drawn live; `on_write` runs
+    at each write (a frame drawn)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_write: Callable[[], None] = lambda: None
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.on_write()
+        return super().write(text)
+
+
+def test_ctrl_c_stops_every_reply_and_a_partial_one_can_be_kept(make_repl_state, write_config,
+                                                                 servers) -> None:
+    """A real SIGINT to the main thread while two endless replies are drawn live."""
+    write_config(config_text(servers))
+    out = _TerminalBuffer()
+    state = make_repl_state("alpha", "alpha-model", out=out).state
+    for server in servers[:2]:
+        server.behavior.chat_fault = "never_end"
+    handle_line(state, "/compare al be")
+    with Interrupter(start_after=4) as interrupter:
+        out.on_write = lambda: None if interrupter.raised else interrupter.progress()
+        handle_line(state, "tell me everything")
+    out.on_write = lambda: None
+    assert interrupter.raised >= 1
+    assert "[interrupted]" in out.getvalue()
+    mode = state.compare
+    assert mode is not None and mode.pending is not None and mode.pending.interrupted
+    partial = next(a for a in mode.pending.answers if a.text)
+    number = mode.pending.answers.index(partial) + 1
+    handle_line(state, f"/keep {number}")
+    assert state.chat.messages[-1] == Message("assistant", partial.text, interrupted=True)
+    for server in servers:
+        server.behavior.chat_fault = None
+    handle_line(state, "/compare off")
+    handle_line(state, "go on")
+    index = ("alpha", "beta").index(partial.contender.provider)
+    sent = chat_bodies_of(servers[index])[-1]["messages"]
+    assert sent[-2:] == [{"role": "assistant", "content": partial.text},
+                         {"role": "user", "content": "go on"}]
