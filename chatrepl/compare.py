@@ -301,7 +301,8 @@ def _join(threads: Sequence[threading.Thread], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     try:
         for thread in threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if thread.ident is not None:  # Ctrl-C may have come before every one started
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
     except KeyboardInterrupt:
         return
 

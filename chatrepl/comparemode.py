@@ -94,8 +94,9 @@ class CompareMode:
                              " send the message again")
         reply = answer.reply
         assert reply is not None  # kept() returns only replies there are
-        self.kept_turns.append(KeptTurn(user(self.pending.question), Branch(answer.contender.label, reply),
-                                        tuple(self.pending.branches(number))))
+        kept = Branch(answer.contender.label, reply)
+        others = tuple(self.pending.branches(number))
+        self.kept_turns.append(KeptTurn(user(self.pending.question), kept, others))
         state.chat.set_model(answer.contender.provider, answer.contender.model)
         state.chat.messages = list(answer.messages)
         state.chat.unsent = None
