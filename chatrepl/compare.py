@@ -29,6 +29,7 @@ from chatrepl.config import ChatSettings
 from chatrepl.errors import ChatError
 from chatrepl.messages import Message, assistant, user
 from chatrepl.reply import StreamEvent, Usage
+from chatrepl.sigint import interrupt_latch
 from chatrepl.usagetext import estimate_usage
 
 if TYPE_CHECKING:
@@ -279,18 +280,20 @@ def run_comparison(base: ChatSession, contenders: Sequence[Contender], text: str
         threads.append(threading.Thread(target=_work, args=(index, session, text, events, cancel),
                                         name=f"chatrepl-compare-{index}", daemon=True))
     progress = [_Progress() for _ in contenders]
-    interrupted = False
     try:
-        for thread in threads:
-            thread.start()
-        _drain(events, progress, on_event, tick, until_all_ended=True)
+        # A Ctrl-C sets `cancel` at once, even when its KeyboardInterrupt is swallowed on the way
+        # (see sigint.py): the workers then stop at their next chunk all the same.
+        with interrupt_latch(cancel):
+            for thread in threads:
+                thread.start()
+            _drain(events, progress, on_event, tick, until_all_ended=True)
     except KeyboardInterrupt:
-        interrupted = True
         cancel.set()
         streams.close_all()
         _join(threads, join_seconds)
         with contextlib.suppress(KeyboardInterrupt):
             _drain(events, progress, on_event, None, until_all_ended=False)
+    interrupted = cancel.is_set()
     answers = tuple(_answer(contender, p, started, base, text, info_for, interrupted)
                     for contender, p in zip(contenders, progress, strict=True))
     return Comparison(text, history, answers, interrupted)

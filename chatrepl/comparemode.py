@@ -24,6 +24,7 @@ from chatrepl.compare import (
     Contender,
     run_comparison,
 )
+from chatrepl.compareguard import compare_allowed
 from chatrepl.comparerender import CompareView
 from chatrepl.errors import UsageError
 from chatrepl.messages import Message, user
@@ -62,6 +63,8 @@ class CompareMode:
         if self.pending is not None:
             raise UsageError(f"keep a reply first: /keep K (1-{len(self.pending.answers)}), or"
                              " /compare off to leave them")
+        if not compare_allowed(state, self.contenders, text):
+            return None
         printer = state.printer
         printer.flush()
         view = CompareView(printer.out, self.contenders, color=printer.color,
