@@ -22,8 +22,7 @@ def compare_models(state: ReplState) -> Completer:
     return EachModelCompleter(models)
 
 
-@REGISTRY.command("/compare", help="send the next messages to several models at once, side by"
-                  " side (Tab completes each name); /compare off ends it",
+@REGISTRY.command("/compare", help="ask several models at once, side by side; off ends it",
                   usage="/compare MODEL MODEL [MODEL...] | off", completer=compare_models)
 def _compare(state: ReplState, argument: str) -> None:
     words = split_arguments(argument)
@@ -50,7 +49,7 @@ def _compare(state: ReplState, argument: str) -> None:
     state.redraw()
 
 
-@REGISTRY.command("/keep", help="go on with reply K of the last comparison (on its model)",
+@REGISTRY.command("/keep", help="go on with reply K of /compare",
                   usage="/keep K")
 def _keep(state: ReplState, argument: str) -> None:
     mode = state.compare
