@@ -277,6 +277,7 @@ def run_comparison(base: ChatSession, contenders: Sequence[Contender], text: str
                                     provider=contender.provider, model=contender.model,
                                     system_prompt=base.system_prompt)
         session.messages = list(history)
+        session.parameters = base.parameters  # in force for each model as it takes them
         threads.append(threading.Thread(target=_work, args=(index, session, text, events, cancel),
                                         name=f"chatrepl-compare-{index}", daemon=True))
     progress = [_Progress() for _ in contenders]

@@ -64,6 +64,10 @@ def cmd_compare(call: Call) -> int:
     base = ChatSession(runtime.manager, runtime.env, runtime.config.chat,
                        provider=contenders[0].provider, model=contenders[0].model,
                        system_prompt=args.system)
+    base.parameters = runtime.parameters  # the config's and saved defaults, per model
+    for contender in contenders:
+        for line in runtime.parameters.notes_for(contender.provider, contender.model):
+            call.err.write(f"chatrepl: {line}\n")
     prompt = " ".join(args.prompt)
     # The view cleans every piece of model text itself and adds its own cursor and colour codes.
     out = getattr(call.out, "wrapped", call.out)

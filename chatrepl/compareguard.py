@@ -34,6 +34,7 @@ def compare_allowed(state: ReplState, contenders: Sequence[Contender], text: str
                            provider=contender.provider, model=contender.model,
                            system_prompt=state.chat.system_prompt)
         chat.messages = state.chat.messages
+        chat.parameters = state.chat.parameters  # max_tokens sizes the reply's reserve
         info = state.runtime.model_info(contender.provider, contender.model)
         needed = fit(guards.meter, chat, info, text)
         if needed.overflows:

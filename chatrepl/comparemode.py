@@ -66,6 +66,9 @@ class CompareMode:
         if not compare_allowed(state, self.contenders, text):
             return None
         printer = state.printer
+        for contender in self.contenders:  # parameters a model does not take: said once
+            for line in state.runtime.parameters.notes_for(contender.provider, contender.model):
+                printer.warning(line)
         printer.flush()
         view = CompareView(printer.out, self.contenders, color=printer.color,
                            columns=printer.columns)

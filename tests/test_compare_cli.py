@@ -76,3 +76,14 @@ def test_usage_errors_exit_2(servers, chatrepl_home: Path, argv: list[str], expe
     assert code == 2
     assert expected in err
     assert not any(chat_bodies_of(server) for server in servers)
+
+
+def test_per_model_defaults_of_the_config_go_to_their_model(chatrepl_home: Path,
+                                                           write_config) -> None:
+    with started_servers(2) as servers:
+        write_config(config_text(servers) + "models:\n  alpha/alpha-model:\n    temperature: 0.2\n")
+        code, _out, err = run_cli(["compare", "-m", "al", "-m", "be", "hi", "--json"],
+                                  chatrepl_home)
+        assert (code, err) == (0, "")
+        assert chat_bodies_of(servers[0])[-1]["temperature"] == 0.2
+        assert "temperature" not in chat_bodies_of(servers[1])[-1]

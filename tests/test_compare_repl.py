@@ -73,6 +73,12 @@ def test_in_compare_mode_the_next_message_goes_on_from_the_kept_reply(repl, serv
     assert state.compare is not None and state.compare.pending is not None
 
 
+def test_the_parameters_in_force_go_to_every_compared_model(repl, servers) -> None:
+    repl("/set temperature 0.3", "/compare al be", "hi")
+    for server in servers[:2]:
+        assert chat_bodies_of(server)[-1]["temperature"] == 0.3
+
+
 def test_a_failing_model_shows_its_error_and_the_others_can_be_kept(repl, servers) -> None:
     servers[1].behavior.chat_status = 500
     state, printed = repl("/compare alpha-model beta-model", "hello", "/keep 2", "/keep 1")
