@@ -200,6 +200,8 @@ def handle_line(state: ReplState, line: str) -> None:
     try:
         if text.startswith("/") and not text.startswith("//"):
             REGISTRY.dispatch(state, text)
+        elif state.compare is not None:
+            state.compare.send(state, text[1:] if text.startswith("//") else line)
         else:
             state.run_turn(text[1:] if text.startswith("//") else line)
     except ChatReplError as exc:

@@ -19,6 +19,7 @@ from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 from chatrepl.wording import plural
 
 if TYPE_CHECKING:
+    from chatrepl.comparemode import CompareMode
     from chatrepl.localserver import LocalServer
     from chatrepl.manager import ModelRecord
     from chatrepl.replterminal import PromptTerminal
@@ -77,6 +78,7 @@ class ReplState:
     # message is sent; without one, what would be asked is refused.
     guards: SendGuards = field(default_factory=SendGuards)
     asker: Asker | None = None
+    compare: CompareMode | None = None  # /compare: messages go to several models at once
 
     def __post_init__(self) -> None:
         self.chat.parameters = self.runtime.parameters

@@ -39,5 +39,10 @@ class CleanStream:
     def write(self, text: str) -> int:
         return self._stream.write(clean(text))
 
+    @property
+    def wrapped(self) -> TextIO:
+        """The stream written to, for a writer that cleans outside text itself."""
+        return self._stream
+
     def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ...
         return getattr(self._stream, name)

@@ -267,5 +267,10 @@ def _exit(state: ReplState, argument: str) -> None:
 
 
 # Commands kept in their own modules, registering on the same REGISTRY: /editor, /copy and
-# /undo; the guards' /context and /budget; /set, /unset and /role.
-from chatrepl import editcommands, guard_commands, param_commands  # noqa: E402, F401
+# /undo; the guards' /context and /budget; /set, /unset and /role; /compare and /keep.
+from chatrepl import (  # noqa: E402, F401
+    comparecommands,
+    editcommands,
+    guard_commands,
+    param_commands,
+)

@@ -202,6 +202,18 @@ def cmd_providers(call: Call) -> int:
     return EXIT_OK
 
 
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    from chatrepl.comparecli import compare_arguments
+
+    compare_arguments(parser)
+
+
+def cmd_compare(call: Call) -> int:
+    from chatrepl.comparecli import cmd_compare as run_compare
+
+    return run_compare(call)
+
+
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("models", "List known models with their catalog facts.", _models_arguments,
                cmd_models),
@@ -212,4 +224,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("init", "Write a commented config file listing the providers whose keys are set"
                        " and the local servers found; never overwrites.", _no_arguments, cmd_init,
                needs_runtime=False),
+    Subcommand("compare", "Send one prompt to several models at once (-m A -m B ...) and print"
+                          " each reply with its figures; exit 1 if all failed.",
+               _compare_arguments, cmd_compare),
 )

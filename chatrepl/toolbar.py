@@ -96,6 +96,8 @@ def toolbar_text(state: ReplState, width: int | None = None) -> str:
     server = state.local_server
     if server is not None and server.state != "ready":
         before.append("local: loading…" if server.state == "loading" else f"local: {server.state}")
+    if state.compare is not None:  # messages go to several models: /compare
+        before.append(f"compare ×{len(state.compare.contenders)}")
     after = [state.tokens_text()]  # `~tokens N` when part of it is a local estimate
     cost = state.cost_text()
     if cost:

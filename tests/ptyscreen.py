@@ -17,6 +17,7 @@ import pexpect
 import pyte
 
 TIMEOUT = 30
+CLOSE_TRIES = 3
 
 
 class Terminal:
@@ -68,11 +69,18 @@ class Terminal:
         return next((line for line in reversed(self.lines()) if line.strip()), "")
 
     def close(self) -> int | None:
-        """Ctrl-D, wait for the end (bounded), and the exit status."""
-        if self.child.isalive():
+        """Ctrl-D, wait for the end (bounded), and the exit status.
+
+        A Ctrl-D sent between two prompts reaches a terminal in cooked mode, whose line
+        discipline takes it as end of input: chatrepl never reads it. So it is sent again
+        (at the next prompt, in raw mode) until chatrepl ends, at most CLOSE_TRIES times."""
+        for _ in range(CLOSE_TRIES):
+            if not self.child.isalive():
+                break
             self.child.sendcontrol("d")
             with contextlib.suppress(pexpect.TIMEOUT):
-                self.child.expect(pexpect.EOF, timeout=TIMEOUT)
+                self.child.expect(pexpect.EOF, timeout=TIMEOUT / CLOSE_TRIES)
+                break
         self.child.close(force=True)
         return self.child.exitstatus
 
