@@ -41,6 +41,14 @@ def _timeout_of(item: pytest.Item) -> float:
     return float(value) if value else 0.0
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Ctrl-C handled as Python handles it by default, whoever started the suite: a shell
+    script's background job (`make stress &`, `nohup`) starts with SIGINT ignored, and every
+    chatrepl the tests spawn would inherit that and never see the Ctrl-C a test sends."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     limit = _timeout_of(item)
