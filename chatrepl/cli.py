@@ -215,7 +215,9 @@ def run_interactive(environment: Environment, paths: Paths, args: argparse.Names
     and exit code 2. The local server is stopped when the REPL ends.
     """
     from chatrepl.repl import run_repl
+    from chatrepl.sigint import keyboard_interrupts_on
 
+    keyboard_interrupts_on()
     started: list[LocalServer] = []  # touched on the main thread only
 
     def load(terminal: PromptTerminal) -> Prepared:

@@ -38,3 +38,11 @@ def interrupt_latch(event: threading.Event) -> Iterator[threading.Event]:
         yield event
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def keyboard_interrupts_on() -> None:
+    """Ctrl-C raises KeyboardInterrupt even in a process started with SIGINT ignored (a
+    background job of a script, `nohup`): at the REPL the key is the user's way to stop a reply.
+    Only from the main thread."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

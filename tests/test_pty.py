@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,12 +16,12 @@ TIMEOUT = 20
 ROWS, COLUMNS = 30, 120
 
 
-def _spawn(home: Path, *args: str) -> pexpect.spawn:
+def _spawn(home: Path, *args: str, preexec_fn: Callable[[], None] | None = None) -> pexpect.spawn:
     env = {**os.environ, "CHATREPL_HOME": str(home), "PROMPT_TOOLKIT_NO_CPR": "1",
            "TERM": "xterm", "NO_COLOR": "1"}
     env.pop("CHATREPL_CONFIG", None)
     return pexpect.spawn(sys.executable, ["-m", "chatrepl", *args], env=env, encoding="utf-8",
-                         timeout=TIMEOUT, dimensions=(ROWS, COLUMNS))
+                         timeout=TIMEOUT, dimensions=(ROWS, COLUMNS), preexec_fn=preexec_fn)
 
 
 @pytest.fixture
@@ -140,3 +141,27 @@ def test_typing_before_the_config_has_loaded_is_not_lost(configured_home: Path, 
     assert child.exitstatus == 0
     sent = [r.body for r in fake_server.requests if r.path.endswith("/chat/completions")]
     assert sent[-1]["messages"][-1] == {"role": "user", "content": "early bird"}
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_ctrl_c_stops_a_reply_of_a_repl_started_with_sigint_ignored(configured_home: Path,
+                                                                      fake_server) -> None:
+    """A background job of a script (or `nohup`) starts with SIGINT ignored; at the REPL, Ctrl-C
+    still stops a reply."""
+    child = _spawn(configured_home, preexec_fn=_ignore_sigint)
+    try:
+        child.expect("›")
+        fake_server.behavior.chat_fault = "never_end"
+        fake_server.behavior.chunk_delay = 0.02
+        child.send("tell me a very long story\r")
+        child.expect(r"w?\.\.\.")
+        _interrupt_the_endless_reply(child)
+        child.expect("›")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
