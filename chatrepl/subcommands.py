@@ -189,6 +189,18 @@ def cmd_discover(call: Call) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
+def _history_arguments(parser: argparse.ArgumentParser) -> None:
+    from chatrepl.historycli import add_arguments
+
+    add_arguments(parser)
+
+
+def cmd_history(call: Call) -> int:
+    from chatrepl.historycli import cmd_history as run
+
+    return run(call)
+
+
 def cmd_providers(call: Call) -> int:
     runtime, out = call.runtime, call.out
     if call.args.json:
@@ -212,4 +224,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("init", "Write a commented config file listing the providers whose keys are set"
                        " and the local servers found; never overwrites.", _no_arguments, cmd_init,
                needs_runtime=False),
+    Subcommand("history", "List, search, show, export, delete, purge or import the stored"
+                          " conversations.", _history_arguments, cmd_history, needs_runtime=False),
 )
