@@ -107,18 +107,22 @@ class HistoryRecorder:
             job.done.set()
         if self._db is not None:
             self._db.close()
+            self._db = None
 
     def start(self) -> None:
         """Open the database now (on the writer thread), e.g. once the prompt is drawn."""
         self._submit(self._guarded(lambda db: None))
 
     def close(self, timeout: float = WAIT_SECONDS) -> None:
-        """Write what is queued, then stop the thread (waits at most `timeout`)."""
-        with self._lock:
+        """Write what is queued, then stop the thread (waits at most `timeout`); a later call
+        starts a new one."""
+        with self._lock:  # held while it stops: a job submitted meanwhile goes to a new thread
             thread = self._thread
-        if thread is not None:
-            self._jobs.put(None)
-            thread.join(timeout)
+            if thread is not None:
+                self._jobs.put(None)
+                thread.join(timeout)
+                if not thread.is_alive():
+                    self._thread = None
 
     def flush(self, timeout: float = WAIT_SECONDS) -> bool:
         """Wait until what was queued before is written; False after `timeout`."""
