@@ -202,15 +202,15 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     cost = _turn_cost(runtime, result)
     if getattr(args, "usage", False):
         _print_usage(runtime, chat, result, printer)
-    try:
-        store.autosave(chat.to_dict())
-    except (OSError, StateError) as exc:
-        printer.err_line(f"chatrepl: warning: autosave failed: {exc}")
-    if history_enabled(runtime, args):
+    if history_enabled(runtime, args):  # first: the old autosave is imported before it goes
         from chatrepl.historyuse import record_one_shot
 
         record_one_shot(runtime.paths, chat, stored, result.usage, cost,
                         lambda line: printer.err_line(f"chatrepl: warning: {line}"))
+    try:
+        store.autosave(chat.to_dict())
+    except (OSError, StateError) as exc:
+        printer.err_line(f"chatrepl: warning: autosave failed: {exc}")
     return 130 if result.interrupted else EXIT_OK
 
 

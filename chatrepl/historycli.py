@@ -192,7 +192,10 @@ def cmd_history(call: Call) -> int:
     """Run one action on the history database (old JSON files imported the first time)."""
     from chatrepl.historyuse import open_history
 
-    db = open_history(call.paths, lambda line: call.err.write(f"chatrepl: {line}\n"))
+    def warn(line: str) -> None:
+        call.err.write(f"chatrepl: {line}\n")
+
+    db = open_history(call.paths, warn)
     try:
         return ACTIONS[call.args.action](call, db)
     finally:

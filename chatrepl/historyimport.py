@@ -49,8 +49,10 @@ def import_file(db: HistoryDB, path: Path, name: str | None = None) -> Imported:
     return Imported(path, conversation_id)
 
 
-def legacy_files(sessions_dir: Path, autosave_file: Path) -> list[tuple[Path, str | None]]:
-    """The autosave file and each saved session (with its name), oldest first."""
+def legacy_files(sessions_dir: Path, autosave_file: Path,
+                 not_after: float | None = None) -> list[tuple[Path, str | None]]:
+    """The autosave file and each saved session (with its name), oldest first; none written
+    after `not_after` (by this run, whose turns the history has already)."""
     found: list[tuple[float, Path, str | None]] = []
     candidates: list[tuple[Path, str | None]] = [(autosave_file, None)]
     with contextlib.suppress(OSError):
@@ -58,8 +60,9 @@ def legacy_files(sessions_dir: Path, autosave_file: Path) -> list[tuple[Path, st
                        if e.name.endswith(SUFFIX) and not e.name.startswith(".")]
     for path, name in candidates:
         try:
-            if path.is_file():
-                found.append((path.stat().st_mtime, path, name))
+            mtime = path.stat().st_mtime
+            if path.is_file() and (not_after is None or mtime <= not_after):
+                found.append((mtime, path, name))
         except OSError:
             continue
     found.sort(key=lambda item: item[0])
@@ -67,13 +70,14 @@ def legacy_files(sessions_dir: Path, autosave_file: Path) -> list[tuple[Path, st
 
 
 def import_legacy_once(db: HistoryDB, sessions_dir: Path, autosave_file: Path,
-                       warn: Callable[[str], None] = lambda line: None) -> int:
-    """Import the old JSON conversations the first time; how many were added. A file that
-    cannot be read is named (`warn`) and skipped; it is never changed."""
+                       warn: Callable[[str], None] = lambda line: None,
+                       not_after: float | None = None) -> int:
+    """Import the old JSON conversations (written before `not_after`) the first time; how many
+    were added. A file that cannot be read is named (`warn`) and skipped; it is never changed."""
     if db.get_meta(LEGACY_DONE):
         return 0
     added = 0
-    for path, name in legacy_files(sessions_dir, autosave_file):
+    for path, name in legacy_files(sessions_dir, autosave_file, not_after):
         try:
             added += import_file(db, path, name).conversation_id is not None
         except StateError as exc:

@@ -7,6 +7,7 @@ sqlite3 and the store are imported when first used, never before a one-shot requ
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,10 @@ def make_recorder(paths: Paths, say: Callable[[str], None]) -> HistoryRecorder:
     from chatrepl.historyimport import import_legacy_once
     from chatrepl.historyrecorder import HistoryRecorder
 
+    started = time.time()  # files this run writes from now on are not old ones
+
     def on_open(db: HistoryDB) -> None:
-        import_legacy_once(db, paths.sessions_dir, paths.autosave_file, say)
+        import_legacy_once(db, paths.sessions_dir, paths.autosave_file, say, not_after=started)
 
     return HistoryRecorder(paths.history_db, say, on_open)
 

@@ -14,7 +14,7 @@ from prompt_toolkit.output import DummyOutput
 from chatrepl.entry import prepare_repl
 from chatrepl.historydb import HistoryDB
 from chatrepl.paths import resolve_paths
-from chatrepl.repl import run_repl
+from chatrepl.repl import Prepared, run_repl
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 
@@ -69,7 +69,5 @@ class HistoryRepl:
         return HistoryDB(self.paths.history_db)
 
 
-def _prepared(state: ReplState):  # noqa: ANN202 - the loader's Prepared
-    from chatrepl.repl import Prepared
-
+def _prepared(state: ReplState) -> Prepared:
     return Prepared(state)
