@@ -31,7 +31,8 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 5.0
 TITLE_CHARS = 80
 MATCH_START, MATCH_END = "\ue000", "\ue001"  # around a match in a snippet (private-use chars)
-_SEARCH_BATCH = 400
+_SEARCH_BATCH = 200
+WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,7 +69,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_tree ON messages (conversation_id, parent_id);
 CREATE INDEX IF NOT EXISTS messages_parent ON messages (parent_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5 (
-    content, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    content, content='messages', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
 );
 CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
     INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);
@@ -76,6 +78,7 @@ END;
 CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
     INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
 END;
+INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', 0);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');
 """
 
@@ -168,15 +171,11 @@ def title_of(text: str) -> str:
 
 def fts_query(text: str) -> str:
     """A search typed by a user as an FTS5 query that matches it as text: every word quoted (so
-    `"`, `*`, `(`, `NEAR` and `-` are plain characters), all words required, the last one also
-    as a prefix. Empty when the text holds no word."""
+    `"`, `*`, `(`, `NEAR` and `-` are plain characters), all words required. Words match in
+    any inflection (the index stems them: `borrow` finds `borrowing`). Empty when the text
+    holds no word."""
     words = [w for w in text.split() if any(ch.isalnum() for ch in w)]
-    if not words:
-        return ""
-    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
-    if words[-1][-1].isalnum():
-        quoted[-1] += "*"
-    return " ".join(quoted)
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
 def _describe(exc: BaseException) -> str:
@@ -262,6 +261,7 @@ class HistoryDB:
     def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS,
                  read_only: bool = False) -> None:
         self.path = Path(path)
+        self._written = 0  # bytes of text written since the last checkpoint (about)
         try:
             if read_only:
                 target, uri = f"{self.path.resolve().as_uri()}?mode=ro", True
@@ -278,6 +278,8 @@ class HistoryDB:
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             if not read_only:
                 self._db.execute("PRAGMA journal_mode = WAL")
+                # Checkpoints run from maintain(), after a turn is written, not inside a commit.
+                self._db.execute("PRAGMA wal_autocheckpoint = 0")
             self._db.execute("PRAGMA synchronous = NORMAL")  # WAL: a kill -9 loses no commit
             self._db.execute("PRAGMA foreign_keys = ON")
             exists = self._db.execute(
@@ -293,6 +295,20 @@ class HistoryDB:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
+
+    def maintain(self) -> bool:
+        """Once this connection has written about WAL_CHECKPOINT_BYTES since it last did: merge
+        the search index's segments a little (not done inside commits: automerge is off) and
+        copy the write-ahead log into the database (a passive checkpoint: it never waits for
+        readers). Whether it did. Closing the last connection checkpoints too."""
+        if self._written < WAL_CHECKPOINT_BYTES:
+            return False
+        with self._write() as db:
+            db.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', 500)")
+        with self._errors():
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._written = 0
+        return True
 
     # -- transactions ----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -370,6 +386,7 @@ class HistoryDB:
                  new.cost))
             parent = int(cursor.lastrowid or 0)
             ids.append(parent)
+            self._written += 2 * len(m.content) + 512  # the row, its index entries, the page
         sets = ["updated = ?"]
         values: list[Any] = [now]
         if make_current and ids:
@@ -554,29 +571,34 @@ class HistoryDB:
         if not match:
             return []
         chosen: dict[int, int] = {}  # conversation -> its latest matching message
+        details: dict[int, tuple[str, float]] = {}  # message -> (role, created)
         below: int | None = None
         with self._errors():
             while len(chosen) < limit:
                 rows = self._db.execute(
-                    "SELECT f.rowid AS id, m.conversation_id AS conversation FROM messages_fts f"
+                    "SELECT f.rowid AS id, m.conversation_id AS conversation, m.role, m.created"
+                    " FROM messages_fts f"
                     " JOIN messages m ON m.id = f.rowid WHERE messages_fts MATCH ?"
                     + (" AND f.rowid < ?" if below is not None else "")
                     + " ORDER BY f.rowid DESC LIMIT ?",
                     (match, *((below,) if below is not None else ()), _SEARCH_BATCH)).fetchall()
                 for row in rows:
-                    if len(chosen) < limit:
-                        chosen.setdefault(row["conversation"], row["id"])
+                    if len(chosen) < limit and row["conversation"] not in chosen:
+                        chosen[row["conversation"]] = row["id"]
+                        details[row["id"]] = (row["role"], row["created"])
                 if len(rows) < _SEARCH_BATCH:
                     break
                 below = rows[-1]["id"]
             if not chosen:
                 return []
-            ids = list(chosen.values())
-            marks = ",".join("?" * len(ids))
-            snippets = {r[0]: (r[1], r[2], r[3]) for r in self._db.execute(
-                f"SELECT f.rowid, snippet(messages_fts, 0, '{MATCH_START}', '{MATCH_END}', '…',"
-                f" 16), m.role, m.created FROM messages_fts f JOIN messages m ON m.id = f.rowid"
-                f" WHERE messages_fts MATCH ? AND f.rowid IN ({marks})", (match, *ids))}
+            snippets = {}
+            for message_id in chosen.values():  # one by one: `rowid IN (...)` reads every match
+                found = self._db.execute(
+                    f"SELECT snippet(messages_fts, 0, '{MATCH_START}', '{MATCH_END}', '…', 16)"
+                    " FROM messages_fts WHERE messages_fts MATCH ? AND rowid = ?",
+                    (match, message_id)).fetchone()
+                role, created = details[message_id]
+                snippets[message_id] = (found[0] if found else "", role, created)
             rows_by_id = {r["id"]: _conversation_row(r) for r in self._db.execute(
                 f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id IN"
                 f" ({','.join('?' * len(chosen))})", tuple(chosen))}

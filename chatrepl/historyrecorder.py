@@ -155,6 +155,7 @@ class HistoryRecorder:
                 db = self._database()
                 write(db)
                 self.recent_rows = tuple(db.recent(LISTED))
+                db.maintain()
             except HistoryError as exc:
                 self._broken = not exc.transient
                 if self.problem is None:

@@ -206,3 +206,13 @@ def test_history_writes_happen_off_the_prompt_thread(tmp_path: Path) -> None:
     recorder.close()
     assert seen == ["chatrepl-history"]
     assert threading.current_thread().name not in seen
+
+
+def test_the_log_is_checkpointed_after_a_turn_not_inside_it(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    recorder = HistoryRecorder(path, Said())
+    recorder.record(snapshot("q", "long answer " * 500_000))  # ~6 MB through the log
+    assert recorder.flush()
+    assert path.stat().st_size > 4 * 1024 * 1024  # copied into the database by maintain()
+    recorder.close()
+    assert stored(path)[0][0] == "q"
