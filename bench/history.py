@@ -73,6 +73,7 @@ def build(path: Path, conversations: int, per: int, seed: int = 15) -> int:
                                     "gpt-4o-mini" if message.role == "assistant" else None))
         conversation = db.new_conversation("openai", "gpt-4o-mini", created=when + number * 60)
         db.add_messages(conversation, None, chain, when=when + number * 60)
+        db.maintain()  # as the REPL's writer thread does after a turn
     db.close()
     return raw
 
