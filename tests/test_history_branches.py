@@ -125,3 +125,23 @@ def test_export_writes_the_current_path(repl: HistoryRepl, fake_server,
     assert [m["content"] for m in json.loads(out)["messages"]] == ["question", "new answer"]
     code, out, _err = run_cli(["history", "export", "1"], chatrepl_home)
     assert "new answer" in out and "old answer" not in out and out.startswith("# question")
+
+
+def test_turns_the_context_guard_left_out_are_not_a_branch(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from chatrepl.historydb import HistoryDB
+    from chatrepl.historyrecorder import HistoryRecorder, Snapshot
+    from chatrepl.messages import user
+
+    path = tmp_path / "h.sqlite3"
+    recorder = HistoryRecorder(path, lambda line: None)
+    first = (user("old question"), assistant("old answer"))
+    recorder.record(Snapshot("p", "m", None, first))
+    left_out = tuple(replace(m, left_out=True) for m in first)
+    recorder.record(Snapshot("p", "m", None, (*left_out, user("new"), assistant("reply"))))
+    recorder.close()
+    db = HistoryDB(path)
+    row = db.row(1)
+    assert row is not None and row.messages == 4 and not row.branched
+    db.close()

@@ -48,7 +48,7 @@ def test_history_lists_recent_and_searches_with_marked_snippets(repl: HistoryRep
                                                                  fake_server) -> None:
     fake_server.behavior.chat_reply = "fine"
     repl.run("tell me about walruses", "/clear", "and about owls")
-    printed = repl.run("/history", "/history walrus", '/history "(NEAR*-', "/history zebra")
+    printed = repl.run("/history", "/history WALRUSES", '/history "(NEAR*-', "/history zebra")
     recent = printed.index(" 1. #2 ")
     assert "and about owls" in printed[recent:] and " 2. #1 " in printed
     assert "you: tell me about «walruses»" in printed
