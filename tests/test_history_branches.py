@@ -76,7 +76,7 @@ def test_edit_n_fills_the_input_line_with_that_message(repl: HistoryRepl, fake_s
     assert "edit the message and press Enter" in printed
     assert current_path(repl) == ["one more", "reply"]
     assert repl.state is not None and repl.state.pending_edit is None
-    assert repl.state.pending_input == ""
+    assert repl.state.next_input == ""
 
 
 @pytest.mark.parametrize(("line", "message"), [("/edit 5", "/edit N: N is 1 to 1"),
@@ -145,3 +145,13 @@ def test_turns_the_context_guard_left_out_are_not_a_branch(tmp_path: Path) -> No
     row = db.row(1)
     assert row is not None and row.messages == 4 and not row.branched
     db.close()
+
+
+def test_undo_then_a_new_turn_keeps_the_undone_one_as_a_branch(repl: HistoryRepl,
+                                                                fake_server) -> None:
+    fake_server.behavior.chat_reply = "a"
+    repl.run("one", "two", "/undo", CLEAR_LINE + "three")
+    assert current_path(repl) == ["one", "a", "three", "a"]
+    db = repl.db()
+    row = db.row(1)
+    assert row is not None and row.messages == 6 and row.branched
