@@ -55,6 +55,11 @@ def build_parser(out: TextIO | None = None,
                              " config file (system prompt, model, parameters)")
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                         help="a variable of the role (repeatable); those missing are asked")
+    parser.add_argument("--resume", dest="resume_id", metavar="ID",
+                        help="resume conversation ID (or NAME) of the history"
+                             " (`chatrepl history list`)")
+    parser.add_argument("--no-history", action="store_true",
+                        help="keep this run out of the history database (nothing written)")
     parser.add_argument("--plain", action="store_true", help="plain text output, no colours")
     parser.add_argument("--usage", action="store_true",
                         help="one-shot: print the tokens in and out (and the cost when the price"
@@ -191,7 +196,7 @@ def _starting_role(environment: Environment, paths: Paths,
 def _may_use_local(runtime: Runtime, args: argparse.Namespace) -> bool:
     """Whether a one-shot reply could go to a server found on a local port: not when the model
     it names (or the config's default) resolves among the configured providers already."""
-    if args.resume or not runtime.manager:
+    if args.resume or args.resume_id or not runtime.manager:
         return True
     name = args.model or runtime.config.default_model
     if not name:

@@ -271,6 +271,7 @@ class Config(_Strict):
 
     default_model: str | None = None
     system_prompt: str | None = None
+    history: bool = True  # keep every conversation in the history database
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)

@@ -21,6 +21,7 @@ from chatrepl.errors import (
     StateError,
     UsageError,
 )
+from chatrepl.historyuse import history_enabled, resume_data
 from chatrepl.recent import RecentModels, provider_of, remember_model
 from chatrepl.render import Printer, wants_color, wants_truecolor
 from chatrepl.reply import StreamEvent
@@ -32,6 +33,7 @@ from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 
 if TYPE_CHECKING:
     from chatrepl.environment import Environment
+    from chatrepl.historydb import Conversation
     from chatrepl.localserver import LocalServer
     from chatrepl.repl import Prepared
     from chatrepl.rolestart import StartingRole
@@ -65,29 +67,31 @@ def requested_model(args: argparse.Namespace, local_server: LocalServer | None) 
 
 
 def _new_chat(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
-              say: Callable[[str], None], model: str | None) -> ChatSession:
+              say: Callable[[str], None], model: str | None,
+              ) -> tuple[ChatSession, Conversation | None]:
     """The conversation (see `_resumed_or_new`) with the request parameters in force, and the
     `--role` (`args.starting_role`): its prompt unless -s gives one, its parameters, its model
-    unless -m names one."""
+    unless -m names one; with the stored conversation it continues, if it came from the
+    history."""
     start: StartingRole | None = getattr(args, "starting_role", None)
     if start is not None and start.role.model and not model:
         model = start.role.model
-    chat = _resumed_or_new(runtime, args, store, say, model)
+    chat, stored = _resumed_or_new(runtime, args, store, say, model)
     chat.parameters = runtime.parameters
     if start is not None:
         if not args.system:
             chat.system_prompt = start.prompt
         runtime.parameters.use_role(start.role.name, start.role.parameters.values())
-    return chat
+    return chat, stored
 
 
 def _resumed_or_new(runtime: Runtime, args: argparse.Namespace, store: SessionStore,
-                    say: Callable[[str], None], model: str | None) -> ChatSession:
-    """The conversation: resumed (--continue) or new, on `model` when one was asked for."""
-    if args.resume:
-        data = store.load_autosave()
-        if data is None:
-            raise UsageError("no conversation to continue yet; start one without --continue")
+                    say: Callable[[str], None], model: str | None,
+                    ) -> tuple[ChatSession, Conversation | None]:
+    """The conversation: resumed (--continue, --resume ID: the history first) or new, on
+    `model` when one was asked for."""
+    if args.resume or getattr(args, "resume_id", None):
+        data, stored = resume_data(runtime.paths, args, history_enabled(runtime, args), store, say)
         chat = ChatSession.from_dict(data, runtime.manager, runtime.env, runtime.config.chat)
         if model:
             chat.set_model(*_chosen(runtime, model))
@@ -98,10 +102,10 @@ def _resumed_or_new(runtime: Runtime, args: argparse.Namespace, store: SessionSt
                 say(note)
         if args.system:
             chat.system_prompt = args.system
-        return chat
+        return chat, stored
     provider, long = _initial_model(runtime, model, say)
     return ChatSession(runtime.manager, runtime.env, runtime.config.chat, provider=provider,
-                       model=long, system_prompt=args.system or runtime.config.system_prompt)
+                       model=long, system_prompt=args.system or runtime.config.system_prompt), None
 
 
 def _load_recent(runtime: Runtime) -> list[str]:
@@ -158,12 +162,13 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     """Stream one reply to stdout; errors to stderr with exit 1. `model`: as -m (default)."""
     _load_recent(runtime)
     requested = model if model is not None else args.model
-    wanted = requested or (None if args.resume else runtime.config.default_model)
+    resuming = args.resume or getattr(args, "resume_id", None)
+    wanted = requested or (None if resuming else runtime.config.default_model)
     if wanted and not _resolves(runtime, wanted):  # a first run: nothing discovered yet
         stale = runtime.discovery.stale_providers()
         if stale:
             runtime.discovery.discover_all(stale)
-    chat = _new_chat(runtime, args, store, _say_to(stderr), requested)
+    chat, stored = _new_chat(runtime, args, store, _say_to(stderr), requested)
     if not chat.model:
         raise UsageError("no model: pass -m PROVIDER/MODEL" + (
             "" if runtime.config.default_model else " or set default_model in the config"))
@@ -194,13 +199,26 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
         printer.err_line(f"chatrepl: {exc}")
         return EXIT_FAILURE
     printer.finish_stream()
+    cost = _turn_cost(runtime, result)
     if getattr(args, "usage", False):
         _print_usage(runtime, chat, result, printer)
+    if history_enabled(runtime, args):  # first: the old autosave is imported before it goes
+        from chatrepl.historyuse import record_one_shot
+
+        record_one_shot(runtime.paths, chat, stored, result.usage, cost,
+                        lambda line: printer.err_line(f"chatrepl: warning: {line}"))
     try:
         store.autosave(chat.to_dict())
     except (OSError, StateError) as exc:
         printer.err_line(f"chatrepl: warning: autosave failed: {exc}")
     return 130 if result.interrupted else EXIT_OK
+
+
+def _turn_cost(runtime: Runtime, result: TurnResult) -> float | None:
+    """The price of a turn whose usage the server reported, when the model's price is known."""
+    info = runtime.model_info(result.provider, result.model) if result.usage else None
+    usage = result.usage
+    return info.cost(usage.prompt_tokens, usage.completion_tokens) if info and usage else None
 
 
 def _no_providers_lines(runtime: Runtime) -> list[str]:
@@ -247,11 +265,18 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
     notices: list[str] = []
     recent = _load_recent(runtime)
     requested = requested_model(args, local_server)
-    chat = _new_chat(runtime, args, store,
-                     lambda line: notices.append(ChatReplError(line).in_repl()), requested)
+    chat, stored = _new_chat(runtime, args, store,
+                             lambda line: notices.append(ChatReplError(line).in_repl()), requested)
     state = ReplState(runtime, chat, store, printer, local_server=local_server, recent=recent)
+    if history_enabled(runtime, args):
+        from chatrepl.historyuse import make_recorder
+
+        state.history = make_recorder(runtime.paths, lambda line: state.say([line], error=True))
+        if stored is not None:
+            state.history.follow(stored)
     default = runtime.config.default_model
-    if default and not requested and not args.resume and not _resolves(runtime, default):
+    resuming = args.resume or getattr(args, "resume_id", None)
+    if default and not requested and not resuming and not _resolves(runtime, default):
         state.pending_default = default  # discovery may yet find it
         runtime.refresher.add_callback(state.retry_default_model)
     if chat.model:
@@ -260,15 +285,19 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
     # With the local probe about to run, "no providers" waits for its answer.
     if not runtime.manager and not discover:
         notices += _no_providers_lines(runtime)
-    if args.resume:
-        notices += resumed_lines(chat, "resumed the last conversation")
+    if resuming:
+        what = f"resumed conversation {args.resume_id}" if getattr(args, "resume_id", None) \
+            else "resumed the last conversation"
+        notices += resumed_lines(chat, what)
 
     def probed(added: list[str]) -> None:
         if not runtime.manager:
             state.say(_no_providers_lines(runtime))
 
     def start_background() -> None:
-        """Once the prompt is on screen: discovery, the catalog, local servers."""
+        """Once the prompt is on screen: discovery, the catalog, local servers, the history."""
+        if state.history is not None:
+            state.history.start()
         if discover and runtime.manager:
             local_id = local_server and "local"
             stale = [n for n in runtime.discovery.stale_providers() if n != local_id]

@@ -110,6 +110,15 @@ class UnsafeDirectoryError(ChatReplError):
     exit_code = EXIT_USAGE
 
 
+class HistoryError(ChatReplError):
+    """The history database cannot be read or written; `transient` when trying again later may
+    help (locked by another process, disk full)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
 class CatalogError(ChatReplError):
     """Catalog data that cannot be used (a corrupt download or cache file)."""
 

@@ -384,3 +384,30 @@ def _index_for(snapshot: ModelSnapshot) -> _Index:
     if index is None or index.snapshot is not snapshot:
         index = _latest_index = _Index(snapshot)
     return index
+
+
+def text_tier(query: str, names: Sequence[str]) -> int | None:
+    """The tier at which `query` matches any of `names` (e.g. a conversation's id, name and
+    title), by the same tests as model names: exact, prefix, word prefix, substring,
+    subsequence; a query of several words ranks by its weakest. None when a word does not
+    match; EXACT for an empty query."""
+    lowered = [n.lower() for n in names if n]
+    names_key = _KEY_SEPARATOR + _KEY_SEPARATOR.join(lowered) + _KEY_SEPARATOR
+    words_key = _KEY_SEPARATOR.join(_marked(n.replace(" ", "-")) for n in lowered)
+    text_key = _KEY_SEPARATOR.join(lowered)
+    worst = EXACT
+    for term in query.lower().split():
+        if _KEY_SEPARATOR + term + _KEY_SEPARATOR in names_key:
+            tier = EXACT
+        elif _KEY_SEPARATOR + term in names_key:
+            tier = PREFIX
+        elif _marked(term) in words_key:
+            tier = WORD_PREFIX
+        elif term in text_key:
+            tier = SUBSTRING
+        elif _subsequence_search(term)(text_key):
+            tier = SUBSEQUENCE
+        else:
+            return None
+        worst = max(worst, tier)
+    return worst

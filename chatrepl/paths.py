@@ -31,6 +31,11 @@ class Paths:
         return self.state_dir / "history"
 
     @property
+    def history_db(self) -> Path:
+        """The SQLite store of every conversation (historydb.py)."""
+        return self.state_dir / "history.sqlite3"
+
+    @property
     def recent_models_file(self) -> Path:
         return self.state_dir / "recent-models.json"
 

@@ -303,4 +303,6 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
         terminal.close()
     if holder.ready.is_set() and holder.state is not None:
         holder.state.runtime.refresher.on_progress = None
+        if holder.state.history is not None:
+            holder.state.history.close()  # what is queued is written before the run ends
     return 0

@@ -6,8 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chatrepl.branching import start_edit
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import ChatError, ChatReplError, StateError
+from chatrepl.historyuse import snapshot
 from chatrepl.modelinfo import format_cost
 from chatrepl.recent import remember_model
 from chatrepl.render import Printer
@@ -20,6 +22,7 @@ from chatrepl.wording import plural
 
 if TYPE_CHECKING:
     from chatrepl.comparemode import CompareMode
+    from chatrepl.historyrecorder import HistoryRecorder
     from chatrepl.localserver import LocalServer
     from chatrepl.manager import ModelRecord
     from chatrepl.replterminal import PromptTerminal
@@ -79,6 +82,8 @@ class ReplState:
     guards: SendGuards = field(default_factory=SendGuards)
     asker: Asker | None = None
     compare: CompareMode | None = None  # /compare: messages go to several models at once
+    history: HistoryRecorder | None = None  # None: this run keeps no history
+    pending_edit: int | None = None  # /edit: the next message replaces messages from here on
 
     def __post_init__(self) -> None:
         self.chat.parameters = self.runtime.parameters
@@ -187,14 +192,14 @@ class ReplState:
         total = totals.prompt_tokens + totals.completion_tokens + self.estimated_tokens
         return f"{'~' if self.estimated_tokens else ''}tokens {total}"
 
-    def _report_usage(self, result: TurnResult) -> None:
+    def _report_usage(self, result: TurnResult) -> float | None:
         """`123 in · 45 out · $0.0001` after a reply (estimated, `~`, when the server reported no
-        usage), and the session's running cost."""
+        usage), and the session's running cost; the turn's cost when known."""
         usage, estimated = result.usage, result.usage is None
         self.guards.meter.observe(self.chat, result, sent_messages(self.chat))
         if usage is None:
             if not result.text and not result.reasoning:
-                return
+                return None
             usage = estimate_usage(sent_messages(self.chat), result.reasoning + result.text)
             self.estimated_tokens += usage.total_tokens
         info = self.runtime.model_info(result.provider, result.model)
@@ -206,6 +211,7 @@ class ReplState:
             self.session_cost += cost
             self.cost_estimated = self.cost_estimated or estimated
         self.printer.info(usage_line(usage, cost, estimated=estimated))
+        return cost
 
     def load_conversation(self, data: dict[str, Any]) -> None:
         """Replace the conversation with a saved one (model, system prompt, messages).
@@ -233,7 +239,9 @@ class ReplState:
         if not self.chat.model:
             self.printer.error("no model selected; pick one with /model NAME (Tab completes)")
             return None
+        edit = start_edit(self, text)  # /edit: the conversation up to the edited message
         if not self._local_server_ready() or not self.guards.allow(self, text):
+            edit.undo()
             return None
         for line in self.runtime.parameters.notes_for(self.chat.provider, self.chat.model):
             self.printer.warning(line)
@@ -248,18 +256,24 @@ class ReplState:
             result = self.chat.send(text, on_event=on_event) if text is not None \
                 else self.chat.retry(on_event=on_event)
         except ChatError as exc:
+            edit.undo()
             self.printer.error(exc.in_repl())
             if getattr(exc, "model_not_found", False):
                 self._forget_model(self.chat.provider, self.chat.model)
             return None
         except ChatReplError as exc:
+            edit.undo()
             self.printer.error(exc.in_repl())
             return None
         self.printer.finish_stream()
         if result.interrupted:
             self.printer.info("[interrupted]")
-        self._report_usage(result)
+            if not result.text:
+                edit.undo()
+        cost = self._report_usage(result)
         self.autosave()
+        if self.history is not None:
+            self.history.record(snapshot(self.chat, result.usage, cost))
         self.redraw()
         return result
 

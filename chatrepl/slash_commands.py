@@ -14,9 +14,12 @@ from chatrepl.argparsing import Parser
 from chatrepl.commands import CommandRegistry, split_arguments
 from chatrepl.completer import FlagCompleter, ModelCommandCompleter, WordListCompleter
 from chatrepl.errors import UsageError
+from chatrepl.historyrepl import conversation_names, load_stored, name_current
+from chatrepl.historyuse import snapshot
 from chatrepl.modelquery import add_filter_arguments, as_table, filters_from, info_card, select
 from chatrepl.providertable import provider_table
 from chatrepl.replstate import ReplState, resumed_lines
+from chatrepl.sessions import is_explicit_path
 from chatrepl.wording import plural
 
 REGISTRY = CommandRegistry(show=lambda state, text: state.printer.line(text))
@@ -215,6 +218,9 @@ def _system(state: ReplState, argument: str) -> None:
 @command("/clear", "/reset", help="start a new conversation")
 def _clear(state: ReplState, argument: str) -> None:
     state.chat.clear()
+    state.pending_edit, state.next_input = None, ""
+    if state.history is not None:
+        state.history.new_conversation()
     state.printer.info("new conversation")
     state.autosave()
 
@@ -238,16 +244,23 @@ def _save(state: ReplState, argument: str) -> None:
         raise UsageError(f"{path} already exists; /save --force {args.name} replaces it,"
                          " or pick another name")
     path = state.store.save(args.name, state.chat.to_dict())
+    if not is_explicit_path(args.name) and args.name != "last":
+        name_current(state, args.name)
     state.printer.info(f"saved to {path}")
 
 
-@command("/load", help="load a saved conversation", usage="/load NAME|PATH",
-         completer=session_names)
+@command("/load", help="resume a conversation: an id or name from the history (Tab completes),"
+         " or a saved file", usage="/load ID|NAME|PATH", completer=conversation_names)
 def _load(state: ReplState, argument: str) -> None:
     if not argument:
         names = state.store.names()
-        raise UsageError("usage: /load NAME" + (f" (saved: {', '.join(names[:10])})" if names else ""))
-    state.load_conversation(state.store.load(argument))
+        raise UsageError("usage: /load ID|NAME (/history lists them)"
+                         + (f" (saved: {', '.join(names[:10])})" if names else ""))
+    if load_stored(state, argument) is None:
+        state.load_conversation(state.store.load(argument))
+        if state.history is not None:  # the file's conversation, stored as a new one
+            state.history.new_conversation()
+            state.history.record(snapshot(state.chat))
     state.autosave()  # `--continue` resumes what was loaded
     for line in resumed_lines(state.chat, f"loaded {argument}"):
         state.printer.info(line)
@@ -267,10 +280,12 @@ def _exit(state: ReplState, argument: str) -> None:
 
 
 # Commands kept in their own modules, registering on the same REGISTRY: /editor, /copy and
-# /undo; the guards' /context and /budget; /set, /unset and /role; /compare and /keep.
+# /undo; the guards' /context and /budget; /set, /unset and /role; /compare and /keep;
+# /history, /edit, /branches and /branch.
 from chatrepl import (  # noqa: E402, F401
     comparecommands,
     editcommands,
     guard_commands,
+    history_commands,
     param_commands,
 )

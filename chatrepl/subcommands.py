@@ -189,6 +189,18 @@ def cmd_discover(call: Call) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
+def _history_arguments(parser: argparse.ArgumentParser) -> None:
+    from chatrepl.historycli import add_arguments
+
+    add_arguments(parser)
+
+
+def cmd_history(call: Call) -> int:
+    from chatrepl.historycli import cmd_history as run
+
+    return run(call)
+
+
 def cmd_providers(call: Call) -> int:
     runtime, out = call.runtime, call.out
     if call.args.json:
@@ -227,4 +239,6 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("compare", "Send one prompt to several models at once (-m A -m B ...) and print"
                           " each reply with its figures; exit 1 if all failed.",
                _compare_arguments, cmd_compare),
+    Subcommand("history", "List, search, show, export, delete, purge or import the stored"
+                          " conversations.", _history_arguments, cmd_history, needs_runtime=False),
 )

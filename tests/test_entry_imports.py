@@ -61,6 +61,9 @@ def test_a_one_shot_reply_is_asked_for_before_anything_that_only_shows_or_prices
     # Nor the modules of the REPL, the local model or the catalog: the reply waits for none.
     assert not set(at_request) & {"chatrepl.replstate", "chatrepl.localserver",
                                   "chatrepl.localmodel", "chatrepl.catalog"}, at_request
+    # The history is written after the reply: its database is not even imported before.
+    assert not set(at_request) & {"sqlite3", "chatrepl.historydb"}, at_request
+    assert "chatrepl.historydb" in result["at_exit"], result
 
 
 def test_the_first_prompt_is_drawn_before_config_sdk_or_renderer_are_imported(
@@ -83,3 +86,4 @@ def test_the_first_prompt_is_drawn_before_config_sdk_or_renderer_are_imported(
     loaded = set(json.loads(noted.read_text(encoding="utf-8")))
     assert "prompt_toolkit" in loaded  # the probe saw the prompt
     assert not loaded & NOT_FOR_FIRST_PAINT, loaded
+    assert not loaded & {"sqlite3", "chatrepl.historydb"}, loaded  # opened after first paint

@@ -28,6 +28,7 @@ from chatrepl.chat import ChatSession
 from chatrepl.cli import main
 from chatrepl.clients import redacted_key
 from chatrepl.errors import ChatError
+from chatrepl.historyuse import make_recorder
 from chatrepl.paths import resolve_paths
 from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
 from chatrepl.replstate import ReplState
@@ -63,6 +64,7 @@ class Scene:
 
     def state(self) -> tuple[ReplState, io.StringIO]:
         state, out, _err = build_repl_state(None, "inline", "fake-chat", env=self.env)
+        state.history = make_recorder(state.runtime.paths, lambda line: self.record("history", line))
         return state, out
 
     def repl(self, *lines: str) -> ReplState:
@@ -147,8 +149,13 @@ def test_discovery_chat_save_and_listings_never_show_a_key(scene: Scene) -> None
     saved = SessionStore(resolve_paths(scene.env).sessions_dir, scene.home / "x.json")
     saved.save("to-dict", state.chat.to_dict())
 
+    for argv in (["history", "list", "--json"], ["history", "search", "hello", "--json"],
+                 ["history", "show", "1"], ["history", "export", "2", "--format", "json"]):
+        assert scene.main(*argv)[0] == 0
     assert keys_sent(scene.server) == set(KEYS.values())  # every key was really in use
     assert (scene.home / "state" / "history").exists()
+    history_db = (scene.home / "state" / "history.sqlite3").read_bytes()
+    assert b"hello inline" in history_db and b"hello from the repl" in history_db
     assert scene.hits() == []
 
 
