@@ -144,8 +144,13 @@ class Branch:
     """A reply of a compared turn that the conversation did not go on with: the model that
     wrote it and its assistant message (for the history's sibling branches)."""
 
-    model: str
+    contender: Contender
     message: Message
+
+    @property
+    def model(self) -> str:
+        """`provider/model`, for display."""
+        return self.contender.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +178,7 @@ class Comparison:
 
     def branches(self, number: int) -> list[Branch]:
         """The replies other than `number` (1-based) that have text, as sibling branches."""
-        return [Branch(a.contender.label, a.reply) for i, a in enumerate(self.answers, 1)
+        return [Branch(a.contender, a.reply) for i, a in enumerate(self.answers, 1)
                 if i != number and a.reply is not None]
 
     def as_json(self) -> list[dict[str, Any]]:

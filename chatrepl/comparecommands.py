@@ -8,7 +8,13 @@ from __future__ import annotations
 from prompt_toolkit.completion import Completer
 
 from chatrepl.commands import split_arguments
-from chatrepl.comparemode import OFF, CompareMode, EachModelCompleter, contenders_from
+from chatrepl.comparemode import (
+    OFF,
+    CompareMode,
+    EachModelCompleter,
+    contenders_from,
+    record_kept_turn,
+)
 from chatrepl.completer import ModelCommandCompleter
 from chatrepl.errors import UsageError
 from chatrepl.replstate import ReplState
@@ -61,6 +67,7 @@ def _keep(state: ReplState, argument: str) -> None:
         count = len(mode.pending.answers) if mode.pending else len(mode.contenders)
         raise UsageError(f"usage: /keep K (a reply number, 1-{count})") from None
     answer = mode.keep(state, number)
+    record_kept_turn(state, mode.kept_turns[-1], answer)
     state.printer.info(f"kept reply {number} ({answer.contender.label}); the conversation goes"
                        " on with it")
     state.autosave()

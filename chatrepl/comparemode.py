@@ -100,7 +100,7 @@ class CompareMode:
                              " send the message again")
         reply = answer.reply
         assert reply is not None  # kept() returns only replies there are
-        kept = Branch(answer.contender.label, reply)
+        kept = Branch(answer.contender, reply)
         others = tuple(self.pending.branches(number))
         self.kept_turns.append(KeptTurn(user(self.pending.question), kept, others))
         state.chat.set_model(answer.contender.provider, answer.contender.model)
@@ -161,3 +161,20 @@ class EachModelCompleter(Completer):
                                           display_meta="end compare mode"))
         completions += self._models.complete_argument(word)
         return completions
+
+
+def record_kept_turn(state: ReplState, turn: KeptTurn, answer: Answer) -> None:
+    """Store a kept comparison turn in the history: the question and the kept reply on the
+    conversation's path, the other replies as its siblings."""
+    if state.history is None:
+        return
+    from chatrepl.historydb import NewMessage
+    from chatrepl.historyuse import snapshot
+
+    figures = answer.figures
+    usage = None if figures.estimated else figures.usage
+    state.history.record(snapshot(state.chat, usage, figures.cost))
+    if turn.others:
+        state.history.add_sibling_replies([
+            NewMessage(branch.message, branch.contender.provider, branch.contender.model)
+            for branch in turn.others])
