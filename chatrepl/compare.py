@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from chatrepl.chat import ChatSession, TurnResult
 from chatrepl.clients import import_sdk
 from chatrepl.config import ChatSettings
-from chatrepl.errors import ChatError
+from chatrepl.errors import ChatError, UsageError
 from chatrepl.messages import Message, assistant, user
 from chatrepl.reply import StreamEvent, Usage
 from chatrepl.sigint import interrupt_latch
@@ -55,6 +55,21 @@ class Contender:
     @property
     def label(self) -> str:
         return f"{self.provider}/{self.model}"
+
+
+def distinct_contenders(resolve: Callable[[str], Contender], names: Sequence[str],
+                        usage: str) -> list[Contender]:
+    """The models named (`resolve` raises why one is not known), each once; UsageError ending
+    with `usage` for fewer than MIN_MODELS or more than MAX_MODELS different ones."""
+    found: list[Contender] = []
+    for name in names:
+        contender = resolve(name)
+        if contender not in found:
+            found.append(contender)
+    if not MIN_MODELS <= len(found) <= MAX_MODELS:
+        raise UsageError(f"{usage.split()[0]} takes {MIN_MODELS} to {MAX_MODELS} different"
+                         f" models (got {len(found)}): {usage}")
+    return found
 
 
 @dataclass(frozen=True, slots=True)

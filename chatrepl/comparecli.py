@@ -12,9 +12,9 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
-from chatrepl.compare import MAX_MODELS, MIN_MODELS, Contender, run_comparison
+from chatrepl.compare import MAX_MODELS, MIN_MODELS, Contender, distinct_contenders, run_comparison
 from chatrepl.comparerender import CompareView, status_text
-from chatrepl.errors import EXIT_FAILURE, EXIT_OK, UnknownModelError, UsageError
+from chatrepl.errors import EXIT_FAILURE, EXIT_OK, UnknownModelError
 from chatrepl.render import wants_color
 
 if TYPE_CHECKING:
@@ -37,8 +37,9 @@ def compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _contenders(runtime: Runtime, names: list[str]) -> list[Contender]:
     stale = runtime.discovery.stale_providers()
-    found: list[Contender] = []
-    for name in names:
+
+    def resolve(name: str) -> Contender:
+        nonlocal stale
         try:
             provider, long = runtime.manager.resolve(name)
         except UnknownModelError:
@@ -47,13 +48,9 @@ def _contenders(runtime: Runtime, names: list[str]) -> list[Contender]:
             runtime.discovery.discover_all(stale)  # a first run: nothing discovered yet
             stale = []
             provider, long = runtime.manager.resolve(name)
-        contender = Contender(provider.id, long)
-        if contender not in found:
-            found.append(contender)
-    if not MIN_MODELS <= len(found) <= MAX_MODELS:
-        raise UsageError(f"compare takes {MIN_MODELS} to {MAX_MODELS} different models"
-                         f" (got {len(found)}): -m MODEL -m MODEL [-m MODEL...]")
-    return found
+        return Contender(provider.id, long)
+
+    return distinct_contenders(resolve, names, "-m MODEL -m MODEL [-m MODEL...]")
 
 
 def cmd_compare(call: Call) -> int:

@@ -16,12 +16,11 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from chatrepl.compare import (
-    MAX_MODELS,
-    MIN_MODELS,
     Answer,
     Branch,
     Comparison,
     Contender,
+    distinct_contenders,
     run_comparison,
 )
 from chatrepl.compareguard import compare_allowed
@@ -133,16 +132,11 @@ def _account(state: ReplState, answer: Answer) -> None:
 def contenders_from(state: ReplState, names: Iterable[str]) -> list[Contender]:
     """The models named, resolved by the manager (its errors say why not); UsageError for
     fewer than MIN_MODELS or more than MAX_MODELS different ones."""
-    found: list[Contender] = []
-    for name in names:
+    def resolve(name: str) -> Contender:
         provider, long = state.runtime.manager.resolve(name)
-        contender = Contender(provider.id, long)
-        if contender not in found:
-            found.append(contender)
-    if not MIN_MODELS <= len(found) <= MAX_MODELS:
-        raise UsageError(f"/compare takes {MIN_MODELS} to {MAX_MODELS} different models"
-                         f" (got {len(found)}); /compare MODEL MODEL [MODEL...]")
-    return found
+        return Contender(provider.id, long)
+
+    return distinct_contenders(resolve, list(names), "/compare MODEL MODEL [MODEL...]")
 
 
 class EachModelCompleter(Completer):
