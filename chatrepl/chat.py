@@ -272,7 +272,9 @@ class ChatSession:
         import openai
 
         create: Any = client.chat.completions.create
-        extra = dict(sent.kwargs)
+        # In the body as they are: an SDK older than a parameter (reasoning_effort,
+        # max_completion_tokens) would refuse it as an unknown keyword.
+        extra = {"extra_body": dict(sent.kwargs)} if sent.kwargs else {}
         if provider.id in self._no_stream_options:
             return create(model=self.model, messages=wire, stream=True, **extra)
         try:
