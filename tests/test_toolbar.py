@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,9 +120,18 @@ def test_the_refresher_redraws_once_more_when_a_round_ends(chatrepl_home: Path,
                                                           servers) -> None:
     state = repl_state(chatrepl_home, servers)
     refresher = state.runtime.refresher
+    assert refresher.wait(timeout=30)  # a start-up round still running would take the request
     seen: list[str] = []
-    refresher.on_progress = lambda: seen.append(discovery_status(state))
+    ended = threading.Event()
+
+    def redraw() -> None:
+        seen.append(discovery_status(state))
+        if not refresher.is_refreshing():  # the round is over: this is its last redraw
+            ended.set()
+
+    refresher.on_progress = redraw
     refresher.refresh(["alpha", "bad401"])
+    assert ended.wait(timeout=30)
     assert seen[0].startswith("discovering 0/2")
     assert seen[-1] == "alpha 1 · bad401 ✗ 401"  # the last redraw shows the outcome
 
