@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatrepl.attachtray import AttachmentTray
 from chatrepl.branching import start_edit
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import ChatError, ChatReplError, StateError
@@ -84,6 +86,8 @@ class ReplState:
     compare: CompareMode | None = None  # /compare: messages go to several models at once
     history: HistoryRecorder | None = None  # None: this run keeps no history
     pending_edit: int | None = None  # /edit: the next message replaces messages from here on
+    # Files, images and command output staged for the next message (/attach).
+    attachments: AttachmentTray = field(default_factory=AttachmentTray)
 
     def __post_init__(self) -> None:
         self.chat.parameters = self.runtime.parameters
@@ -239,6 +243,16 @@ class ReplState:
         if not self.chat.model:
             self.printer.error("no model selected; pick one with /model NAME (Tab completes)")
             return None
+        staged: list[Any] = []
+        records: tuple[Any, ...] = ()
+        if text is not None:  # AttachmentError propagates: one line, nothing sent, no question
+            try:
+                staged, records = self.attachments.for_message(
+                    text, Path.cwd(), self.runtime.model_info(self.chat.provider, self.chat.model),
+                    self.current_model, self.conversation_tokens())
+            except KeyboardInterrupt:
+                self.printer.info("[interrupted] nothing sent")
+                return None
         edit = start_edit(self, text)  # /edit: the conversation up to the edited message
         if not self._local_server_ready() or not self.guards.allow(self, text):
             edit.undo()
@@ -253,8 +267,8 @@ class ReplState:
                 self.printer.content(event.text)
 
         try:
-            result = self.chat.send(text, on_event=on_event) if text is not None \
-                else self.chat.retry(on_event=on_event)
+            result = self.chat.send(text, on_event=on_event, attachments=records) \
+                if text is not None else self.chat.retry(on_event=on_event)
         except ChatError as exc:
             edit.undo()
             self.printer.error(exc.in_repl())
@@ -270,6 +284,8 @@ class ReplState:
             self.printer.info("[interrupted]")
             if not result.text:
                 edit.undo()
+        if result.text or not result.interrupted:  # the message (and what went with it) was kept
+            self.attachments.clear_sent(staged if text is not None else self.attachments.items)
         cost = self._report_usage(result)
         self.autosave()
         if self.history is not None:
