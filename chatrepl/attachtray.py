@@ -225,7 +225,7 @@ def outgoing(items: Sequence[Attachment], info: ModelInfo | None, model: str,
             if info is not None and info.takes("image") is False:
                 raise AttachmentError(
                     f"{item.name}: {model} takes no images (its catalog facts list text input"
-                    " only); /models --vision lists models that do, or /detach it")
+                    " only); `chatrepl models --vision` lists models that do")
             records.append(item.record("image"))
         elif item.kind == "pdf":
             if info is not None and info.takes("pdf"):

@@ -72,7 +72,7 @@ def test_an_image_to_a_text_only_model_is_refused_before_any_request(
     state, text = run("/attach dot.png", "what is this?")
     assert chat_bodies(fake_server) == []
     refusal = [line for line in text.splitlines() if "takes no images" in line]
-    assert len(refusal) == 1 and "/models --vision" in refusal[0]
+    assert len(refusal) == 1 and "`/models --vision`" in refusal[0]
     assert state.chat.messages == []
     assert [i.kind for i in state.attachments.items] == ["image"]  # still staged
     state, _ = run("/model fake/seeing", "what is this?")
