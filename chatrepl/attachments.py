@@ -153,16 +153,26 @@ def read_file(path: Path, source: str | None = None, *, text_only: bool = False)
     return from_bytes(raw, shown, kind, mime, name=shown)
 
 
+B64_CHUNK = 3 * 64 * KiB  # a multiple of 3: the pieces join into one valid encoding
+
+
+def b64(raw: bytes) -> str:
+    """`raw` base64-encoded in pieces, so the thread doing it lets the prompt's thread run
+    between them (one call on 5 MB would hold the interpreter lock throughout)."""
+    return "".join(base64.b64encode(raw[i:i + B64_CHUNK]).decode("ascii")
+                   for i in range(0, len(raw), B64_CHUNK))
+
+
 def from_bytes(raw: bytes, source: str, kind: str, mime: str, *, name: str) -> Attachment:
     """An Attachment from bytes already read (a file, a command's output, stdin)."""
     digest = hashlib.sha256(raw).hexdigest()
     if kind == "image":
         return Attachment(source, "image", name, len(raw), digest,
-                          data=base64.b64encode(raw).decode("ascii"), mime=mime)
+                          data=b64(raw), mime=mime)
     if kind == "pdf":
         text, error = pdf_text(raw)
         return Attachment(source, "pdf", name, len(raw), digest, text=text,
-                          data=base64.b64encode(raw).decode("ascii"), mime=mime,
+                          data=b64(raw), mime=mime,
                           text_error=error)
     text = decode_text(raw)
     if text is None:
@@ -173,7 +183,7 @@ def from_bytes(raw: bytes, source: str, kind: str, mime: str, *, name: str) -> A
 def pdf_text(raw: bytes) -> tuple[str | None, str | None]:
     """(the text of a PDF, None), or (None, why not): pypdf missing, or a PDF it cannot read."""
     try:
-        from pypdf import PdfReader  # type: ignore[import-not-found,unused-ignore]
+        from pypdf import PdfReader
     except ImportError:
         return None, f"reading PDFs needs pypdf: {PDF_INSTALL}"
     import io

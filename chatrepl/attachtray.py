@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,8 +82,11 @@ class AttachmentTray:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._slots: tuple[_Slot, ...] = ()
-        self._loads: list[threading.Thread] = []
+        self._loads: list[Future[None]] = []
         self._next = 0
+        # One worker, started on the first load: handing it a load never waits for a thread
+        # to start (Thread.start() does, and on a busy machine that is the slow part).
+        self._worker: ThreadPoolExecutor | None = None
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -93,7 +97,7 @@ class AttachmentTray:
 
     def loading(self) -> int:
         with self._lock:
-            return sum(thread.is_alive() for thread in self._loads)
+            return sum(not load.done() for load in self._loads)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -133,9 +137,9 @@ class AttachmentTray:
             self._slots = (*self._slots, _Slot(order, tuple(items)))
 
     def start(self, job: Callable[[], Loaded], report: Report,
-              on_change: Callable[[], None] = lambda: None) -> threading.Thread:
-        """Run `job` (reading files) on a thread of its own and stage what it read; `report`
-        gets the lines to say. Returns at once."""
+              on_change: Callable[[], None] = lambda: None) -> Future[None]:
+        """Run `job` (reading files) on the tray's worker thread and stage what it read;
+        `report` gets the lines to say. Returns at once."""
         order = self._reserve()
 
         def run() -> None:
@@ -152,14 +156,15 @@ class AttachmentTray:
             finally:
                 on_change()
 
-        thread = threading.Thread(target=run, name="chatrepl-attach", daemon=True)
         with self._lock:
-            self._loads = [t for t in self._loads if t.is_alive()] + [thread]
-        thread.start()
-        return thread
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="chatrepl-attach")
+            load = self._worker.submit(run)
+            self._loads = [f for f in self._loads if not f.done()] + [load]
+        return load
 
     def start_paths(self, words: Sequence[str], cwd: Path, report: Report,
-                    on_change: Callable[[], None] = lambda: None) -> threading.Thread:
+                    on_change: Callable[[], None] = lambda: None) -> Future[None]:
         """`/attach PATH...` read in the background."""
         return self.start(lambda: load_paths(words, cwd), report, on_change)
 
@@ -167,8 +172,8 @@ class AttachmentTray:
         """Until every load has finished (KeyboardInterrupt on Ctrl-C)."""
         with self._lock:
             loads = list(self._loads)
-        for thread in loads:
-            thread.join()
+        for load in loads:
+            load.result()
 
     def waiting_line(self) -> str:
         count = len(self.items)

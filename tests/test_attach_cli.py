@@ -33,7 +33,7 @@ def _run(argv: list[str], env: dict, stdin: str = "") -> tuple[int, str, str]:
 
 
 def test_piped_stdin_with_a_prompt_is_sent_as_an_attachment_plus_the_prompt(env, fake_server) -> None:
-    code, out, err = _run(["-m", "fake/fake-chat", "review this"], env, stdin="-old\n+new\n")
+    code, _out, err = _run(["-m", "fake/fake-chat", "review this"], env, stdin="-old\n+new\n")
     assert (code, err) == (0, "")
     assert last_user_content(fake_server) == (
         "===== stdin =====\n-old\n+new\n===== end of stdin =====\n\nreview this")

@@ -50,7 +50,7 @@ def test_a_png_named_txt_is_still_an_image(tmp_path: Path) -> None:
 
 
 def test_a_folder_gives_its_text_files_and_says_what_it_skipped(tmp_path: Path) -> None:
-    root = _tree(tmp_path / "proj", {
+    _tree(tmp_path / "proj", {
         "a.py": b"print(1)\n", "sub/b.md": b"# b\n", "blob.bin": b"\x00\x01",
         "pic.png": PNG, ".git/config": b"[core]\n", "node_modules/x.js": b"x\n"})
     loaded = load_paths(["proj"], tmp_path)
@@ -85,7 +85,7 @@ def test_a_folder_with_too_many_files_is_refused_whole_with_the_cap(tmp_path: Pa
 def test_a_folder_over_the_size_cap_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(attachments, "MAX_DIR_BYTES", 10)
     _tree(tmp_path / "d", {"a.txt": b"123456\n", "b.txt": b"123456\n"})
-    with pytest.raises(AttachmentError, match="pass the 10 bytes cap for one directory"):
+    with pytest.raises(AttachmentError, match=r"pass the 10 bytes cap for one directory"):
         load_paths(["d"], tmp_path)
 
 
@@ -98,7 +98,7 @@ def test_globs_expand_and_one_that_matches_nothing_is_an_error(tmp_path: Path) -
 
 def test_one_bad_path_keeps_none_of_the_others(tmp_path: Path) -> None:
     (tmp_path / "ok.txt").write_text("fine\n", encoding="utf-8")
-    with pytest.raises(AttachmentError, match="gone.txt: no such file"):
+    with pytest.raises(AttachmentError, match=r"gone\.txt: no such file"):
         load_paths(["ok.txt", "gone.txt"], tmp_path)
 
 
@@ -109,7 +109,7 @@ def test_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
     path.write_text("x", encoding="utf-8")
     path.chmod(0)
     try:
-        with pytest.raises(AttachmentError, match="locked.txt: permission denied"):
+        with pytest.raises(AttachmentError, match=r"locked\.txt: permission denied"):
             read_file(path)
     finally:
         path.chmod(0o600)
@@ -144,7 +144,7 @@ def test_command_output_strips_colours_and_keeps_the_text() -> None:
 
 
 def test_a_command_writing_too_much_is_stopped_and_nothing_attached() -> None:
-    with pytest.raises(AttachmentError, match="wrote more than the 1 KB cap; stopped"):
+    with pytest.raises(AttachmentError, match=r"wrote more than the 1 KB cap; stopped"):
         run_command("yes", limit=1024)
 
 

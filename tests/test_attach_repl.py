@@ -30,7 +30,7 @@ def test_a_text_file_goes_with_the_next_message_under_a_header(chatrepl_home: Pa
     assert chat_bodies(fake_server) == []  # never sent alone
     state.attachments.wait()
     assert [i.name for i in state.attachments.items] == ["notes.txt"]
-    state, text = run("what is the answer?")
+    state, _ = run("what is the answer?")
     content = last_user_content(fake_server)
     assert content == ("===== notes.txt =====\nthe answer is 42\n===== end of notes.txt =====\n\n"
                        "what is the answer?")
@@ -111,7 +111,7 @@ def test_at_path_in_a_message_attaches_the_file_and_a_missing_one_sends_nothing(
         chatrepl_home: Path, fake_server, folder: Path) -> None:
     (folder / "code.py").write_text("print('hi')\n", encoding="utf-8")
     run = repl_with_catalog(chatrepl_home, fake_server)
-    state, text = run("explain @nope.py please")
+    _, text = run("explain @nope.py please")
     assert chat_bodies(fake_server) == []
     assert "nope.py: no such file" in text
     run("explain @code.py, mail me @home")
@@ -181,7 +181,7 @@ def test_a_resumed_conversation_sends_the_same_content_without_the_file(
     first = chat_bodies(fake_server)[-1]["messages"][0]
     (folder / "notes.txt").write_text("changed since\n", encoding="utf-8")
     (folder / "dot.png").unlink()
-    state, _ = run("/clear", "/load kept", "and now?")
+    run("/clear", "/load kept", "and now?")
     again = chat_bodies(fake_server)[-1]["messages"]
     assert again[0] == first
     assert [m["content"] for m in again[1:]] == ["Hello from the fake server.", "and now?"]
