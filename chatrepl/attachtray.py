@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,26 +197,26 @@ class AttachmentTray:
                 for slot in self._slots)
         return [gone]
 
-    def clear_sent(self, sent: Sequence[Attachment]) -> None:
-        """Unstage what went with a message that got its reply."""
+    def clear_sent(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Unstage what went with a message that got its reply (its records: the same source
+        and sha256)."""
+        sent = {(r.get("source"), r.get("sha256")) for r in records}
         with self._lock:
             self._slots = tuple(
-                _Slot(slot.order, tuple(i for i in slot.items if all(i is not s for s in sent)))
+                _Slot(slot.order, tuple(i for i in slot.items if (i.source, i.sha256) not in sent))
                 for slot in self._slots)
 
     # -- sending -------------------------------------------------------------------------
     def for_message(self, text: str, cwd: Path, info: ModelInfo | None, model: str,
-                    conversation_tokens: int) -> tuple[list[Attachment], tuple[dict[str, Any], ...]]:
-        """What goes with `text`: (the staged items used, the records to send: staged items
-        and the message's `@path` files). Waits for loads still running. AttachmentError
-        (one line; nothing sent, nothing unstaged) when any cannot go to `model`."""
+                    conversation_tokens: int) -> tuple[dict[str, Any], ...]:
+        """The records to send with `text`: the staged items and the message's `@path` files.
+        Waits for loads still running. AttachmentError (one line; nothing sent, nothing
+        unstaged) when any cannot go to `model`."""
         self.wait()
         staged = list(self.items)
         words = at_paths(text, cwd)
         typed = list(load_paths(words, cwd).items) if words else []
-        records = outgoing([*staged, *typed], info, model,
-                           conversation_tokens + -(-len(text) // 4))
-        return staged, records
+        return outgoing([*staged, *typed], info, model, conversation_tokens + -(-len(text) // 4))
 
 
 def outgoing(items: Sequence[Attachment], info: ModelInfo | None, model: str,

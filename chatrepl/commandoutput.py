@@ -73,16 +73,17 @@ def run_command(command: str, *, seconds: float = COMMAND_SECONDS,
     assert process.stdout is not None and process.stderr is not None
     out = _Reader(process.stdout, limit)
     err = _Reader(process.stderr, MAX_ERROR_BYTES, keep_tail=True)
-    out.start()
-    err.start()
     try:
+        out.start()
+        err.start()
         code = _wait(process, out, seconds)
-    except BaseException:  # Ctrl-C included: the command is not left running
+    except BaseException:  # Ctrl-C included, wherever it lands: the command is not left running
         _kill(process)
         raise
     finally:
-        out.join(timeout=5)
-        err.join(timeout=5)
+        for reader in (out, err):
+            if reader.ident is not None:
+                reader.join(timeout=5)
         for pipe in (process.stdout, process.stderr):
             with contextlib.suppress(OSError):
                 pipe.close()

@@ -243,11 +243,10 @@ class ReplState:
         if not self.chat.model:
             self.printer.error("no model selected; pick one with /model NAME (Tab completes)")
             return None
-        staged: list[Any] = []
         records: tuple[Any, ...] = ()
         if text is not None:  # AttachmentError propagates: one line, nothing sent, no question
             try:
-                staged, records = self.attachments.for_message(
+                records = self.attachments.for_message(
                     text, Path.cwd(), self.runtime.model_info(self.chat.provider, self.chat.model),
                     self.current_model, self.conversation_tokens())
             except KeyboardInterrupt:
@@ -285,7 +284,8 @@ class ReplState:
             if not result.text:
                 edit.undo()
         if result.text or not result.interrupted:  # the message (and what went with it) was kept
-            self.attachments.clear_sent(staged if text is not None else self.attachments.items)
+            asked = [m for m in self.chat.messages if m.role == "user"]
+            self.attachments.clear_sent(asked[-1].attachments if asked else ())
         cost = self._report_usage(result)
         self.autosave()
         if self.history is not None:

@@ -185,3 +185,18 @@ def test_a_resumed_conversation_sends_the_same_content_without_the_file(
     again = chat_bodies(fake_server)[-1]["messages"]
     assert again[0] == first
     assert [m["content"] for m in again[1:]] == ["Hello from the fake server.", "and now?"]
+
+
+def test_a_failed_turn_keeps_the_staged_items_and_retry_sends_them(
+        chatrepl_home: Path, fake_server, folder: Path) -> None:
+    (folder / "notes.txt").write_text("kept\n", encoding="utf-8")
+    (folder / "later.txt").write_text("later\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    fake_server.behavior.chat_status = 500
+    state, _ = run("/attach notes.txt", "read it")
+    assert state.chat.messages == [] and [i.name for i in state.attachments.items] == ["notes.txt"]
+    fake_server.behavior.chat_status = 200
+    state, _ = run("/attach later.txt", "/retry")
+    assert last_user_content(fake_server).startswith("===== notes.txt =====\nkept\n")
+    assert "later" not in last_user_content(fake_server)
+    assert [i.name for i in state.attachments.items] == ["later.txt"]  # staged after: still there
