@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import headline, percentile, print_table, verdict, write_record
 from replhelpers import build_repl_state
 
-from chatrepl.attachments import load_paths
+from chatrepl.attachpaths import load_paths
 from chatrepl.repl import handle_line
 
 GOAL_MS = 50.0

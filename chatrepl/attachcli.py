@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from chatrepl.attachments import Attachment, load_paths, read_piped
+from chatrepl.attachments import Attachment, read_piped
+from chatrepl.attachpaths import load_paths
 from chatrepl.attachtray import at_paths
 from chatrepl.errors import UsageError
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from chatrepl.attachments import MAX_DIR_BYTES, MAX_DIR_FILES, MAX_TOTAL_BYTES, size_text
+from chatrepl.attachments import MAX_TOTAL_BYTES, size_text
+from chatrepl.attachpaths import MAX_DIR_BYTES, MAX_DIR_FILES
 from chatrepl.attachtray import describe
 from chatrepl.commandoutput import COMMAND_SECONDS, MAX_COMMAND_BYTES, run_command
 from chatrepl.commands import split_arguments

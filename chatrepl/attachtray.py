@@ -22,9 +22,9 @@ from chatrepl.attachments import (
     PDF_INSTALL,
     Attachment,
     Loaded,
-    load_paths,
     size_text,
 )
+from chatrepl.attachpaths import load_paths
 from chatrepl.errors import AttachmentError
 from chatrepl.wording import plural
 

@@ -12,14 +12,9 @@ from pathlib import Path
 import pytest
 from attachhelpers import PNG
 
-from chatrepl import attachments
-from chatrepl.attachments import (
-    MAX_DIR_FILES,
-    load_paths,
-    read_file,
-    read_piped,
-    sniff_kind,
-)
+from chatrepl import attachpaths
+from chatrepl.attachments import read_file, read_piped, sniff_kind
+from chatrepl.attachpaths import MAX_DIR_FILES, load_paths
 from chatrepl.attachtray import at_paths
 from chatrepl.attachwire import wire_content
 from chatrepl.commandoutput import run_command
@@ -83,7 +78,7 @@ def test_a_folder_with_too_many_files_is_refused_whole_with_the_cap(tmp_path: Pa
 
 
 def test_a_folder_over_the_size_cap_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(attachments, "MAX_DIR_BYTES", 10)
+    monkeypatch.setattr(attachpaths, "MAX_DIR_BYTES", 10)
     _tree(tmp_path / "d", {"a.txt": b"123456\n", "b.txt": b"123456\n"})
     with pytest.raises(AttachmentError, match=r"pass the 10 bytes cap for one directory"):
         load_paths(["d"], tmp_path)
@@ -158,3 +153,11 @@ def test_a_command_with_no_output_or_binary_output_is_refused() -> None:
         run_command("true")
     with pytest.raises(AttachmentError, match="binary"):
         run_command("printf 'a\\000b'")
+
+
+def test_a_glob_matching_too_many_files_is_refused(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(attachpaths, "MAX_WALK_ENTRIES", 3)
+    _tree(tmp_path, {f"n{n}.txt": b"x\n" for n in range(5)})
+    with pytest.raises(AttachmentError, match=r"\*\.txt: matches over 3 paths; name fewer"):
+        load_paths(["*.txt"], tmp_path)
