@@ -223,7 +223,8 @@ def outgoing(items: Sequence[Attachment], info: ModelInfo | None, model: str,
              other_tokens: int) -> tuple[dict[str, Any], ...]:
     """The records to send for `items` to `model` (whose catalog facts are `info`, None when
     unknown); AttachmentError when one cannot go: an image to a model known to take none, a
-    PDF with no way to send it, more tokens than its context window."""
+    PDF without text to a model known to take no PDFs, more tokens than its context window.
+    A PDF goes whole to a model that takes PDFs, else as its text when it has some."""
     records = []
     for item in items:
         if item.kind == "image":
@@ -233,10 +234,13 @@ def outgoing(items: Sequence[Attachment], info: ModelInfo | None, model: str,
                     " only); `chatrepl models --vision` lists models that do")
             records.append(item.record("image"))
         elif item.kind == "pdf":
-            if info is not None and info.takes("pdf"):
+            takes = info.takes("pdf") if info is not None else None
+            if takes:
                 records.append(item.record("file"))
             elif item.text is not None:
                 records.append(item.record("text"))
+            elif takes is None:  # not known: sent whole, and the provider answers
+                records.append(item.record("file"))
             else:
                 why = item.text_error or f"reading PDFs needs pypdf: {PDF_INSTALL}"
                 raise AttachmentError(f"{item.name}: {model} takes no PDF files and {why}")

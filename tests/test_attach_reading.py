@@ -161,3 +161,23 @@ def test_a_glob_matching_too_many_files_is_refused(tmp_path: Path,
     _tree(tmp_path, {f"n{n}.txt": b"x\n" for n in range(5)})
     with pytest.raises(AttachmentError, match=r"\*\.txt: matches over 3 paths; name fewer"):
         load_paths(["*.txt"], tmp_path)
+
+
+def test_a_pdf_goes_as_its_text_when_the_model_takes_no_pdfs_and_whole_when_it_does() -> None:
+    from chatrepl.attachments import Attachment
+    from chatrepl.attachtray import outgoing
+    from chatrepl.modelinfo import ModelInfo
+
+    pdf = Attachment("p.pdf", "pdf", "p.pdf", 100, "ab", text="page one", data="JVBE",
+                     mime="application/pdf")
+    (as_text,) = outgoing([pdf], ModelInfo(inputs=("text",)), "m", 0)
+    assert (as_text["sent_as"], as_text["text"]) == ("text", "page one") and "data" not in as_text
+    (whole,) = outgoing([pdf], ModelInfo(inputs=("text", "pdf")), "m", 0)
+    assert (whole["sent_as"], whole["data"]) == ("file", "JVBE") and "text" not in whole
+    (unknown,) = outgoing([pdf], None, "m", 0)
+    assert unknown["sent_as"] == "text"
+    scanned = Attachment("s.pdf", "pdf", "s.pdf", 100, "cd", data="JVBE", mime="application/pdf",
+                         text_error="it has no text layer (a scanned PDF?)")
+    assert outgoing([scanned], None, "m", 0)[0]["sent_as"] == "file"  # unknown: the provider says
+    with pytest.raises(AttachmentError, match="m takes no PDF files and it has no text layer"):
+        outgoing([scanned], ModelInfo(inputs=("text",)), "m", 0)
