@@ -36,27 +36,15 @@ def load_paths(words: Iterable[str], cwd: Path | None = None) -> Loaded:
 
     AttachmentError when any cannot be read; nothing is kept then."""
     base = Path.cwd() if cwd is None else cwd
+    words = list(words)
     items: list[Attachment] = []
     notes: list[str] = []
     for word in words:
-        expanded = os.path.expanduser(word)
-        if has_magic(expanded):
-            pattern = expanded if os.path.isabs(expanded) else str(base / expanded)
-            matches = sorted(itertools.islice(glob.iglob(pattern, recursive=True),
-                                              MAX_WALK_ENTRIES + 1))
-            if len(matches) > MAX_WALK_ENTRIES:
-                raise AttachmentError(f"{word}: matches over {MAX_WALK_ENTRIES:,} paths; name fewer")
-            if not matches:
-                raise AttachmentError(f"{word}: no file matches")
-            files = [Path(m) for m in matches if Path(m).is_file()]
-            if len(files) > MAX_DIR_FILES:
-                raise AttachmentError(f"{word}: matches {len(files)} files, over the cap of "
-                                      f"{MAX_DIR_FILES}; name fewer")
-            loaded = _read_text_files(files, word, base)
-        else:
-            path = Path(expanded) if os.path.isabs(expanded) else base / expanded
-            loaded = load_directory(path, word, base) if path.is_dir() \
-                else Loaded((read_file(path, word),))
+        try:
+            loaded = _load_word(word, base)
+        except (OSError, RuntimeError) as exc:  # a folder on the way that cannot be entered, `~nobody`
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise AttachmentError(f"{word}: cannot read it ({reason})") from None
         items += loaded.items
         notes += loaded.notes
     total = sum(item.size for item in items)
@@ -64,6 +52,28 @@ def load_paths(words: Iterable[str], cwd: Path | None = None) -> Loaded:
         raise AttachmentError(f"{' '.join(words)}: {size_text(total)} in all, over the "
                               f"{size_text(MAX_TOTAL_BYTES)} cap for one message")
     return Loaded(tuple(items), tuple(notes))
+
+
+def _load_word(word: str, base: Path) -> Loaded:
+    """One file, glob or folder."""
+    expanded = os.path.expanduser(word)
+    if has_magic(expanded):
+        pattern = expanded if os.path.isabs(expanded) else str(base / expanded)
+        matches = sorted(itertools.islice(glob.iglob(pattern, recursive=True),
+                                          MAX_WALK_ENTRIES + 1))
+        if len(matches) > MAX_WALK_ENTRIES:
+            raise AttachmentError(f"{word}: matches over {MAX_WALK_ENTRIES:,} paths; name fewer")
+        if not matches:
+            raise AttachmentError(f"{word}: no file matches")
+        files = [Path(m) for m in matches if Path(m).is_file()]
+        if len(files) > MAX_DIR_FILES:
+            raise AttachmentError(f"{word}: matches {len(files)} files, over the cap of "
+                                  f"{MAX_DIR_FILES}; name fewer")
+        return _read_text_files(files, word, base)
+    path = Path(expanded) if os.path.isabs(expanded) else base / expanded
+    if path.is_dir():
+        return load_directory(path, word, base)
+    return Loaded((read_file(path, word),))
 
 
 def _shown(path: Path, base: Path) -> str:

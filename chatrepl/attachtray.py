@@ -55,7 +55,7 @@ def at_paths(text: str, cwd: Path) -> list[str]:
     for match in _AT_TOKEN.finditer(text):
         word = match.group(1)
         candidates = [word, word.rstrip(_TRAILING)]
-        existing = next((c for c in candidates if c and (cwd / Path(c).expanduser()).exists()), None)
+        existing = next((c for c in candidates if c and _exists(cwd, c)), None)
         if existing is not None:
             found.append(existing)
             continue
@@ -63,6 +63,13 @@ def at_paths(text: str, cwd: Path) -> list[str]:
         if bare and ("/" in bare or "." in bare or bare.startswith("~")):
             found.append(bare)  # reading it says it is missing
     return found
+
+
+def _exists(cwd: Path, word: str) -> bool:
+    try:
+        return (cwd / Path(word).expanduser()).exists()
+    except (OSError, RuntimeError, ValueError):  # `~nobody`, a NUL byte, a folder not entered
+        return False
 
 
 @dataclass(frozen=True)

@@ -181,3 +181,22 @@ def test_a_pdf_goes_as_its_text_when_the_model_takes_no_pdfs_and_whole_when_it_d
     assert outgoing([scanned], None, "m", 0)[0]["sent_as"] == "file"  # unknown: the provider says
     with pytest.raises(AttachmentError, match="m takes no PDF files and it has no text layer"):
         outgoing([scanned], ModelInfo(inputs=("text",)), "m", 0)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root enters any folder")
+def test_a_path_under_a_folder_that_cannot_be_entered_is_one_line(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    (closed / "f.txt").write_text("x", encoding="utf-8")
+    closed.chmod(0)
+    try:
+        with pytest.raises(AttachmentError, match=r"closed/f\.txt: "):
+            load_paths(["closed/f.txt"], tmp_path)
+    finally:
+        closed.chmod(0o700)
+
+
+def test_an_unknown_home_in_at_tokens_or_paths_is_not_a_crash(tmp_path: Path) -> None:
+    assert at_paths("see @~nobody-here-xyz/file.txt", tmp_path) == ["~nobody-here-xyz/file.txt"]
+    with pytest.raises(AttachmentError, match=r"~nobody-here-xyz/file\.txt: "):
+        load_paths(["~nobody-here-xyz/file.txt"], tmp_path)
