@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 Report = Callable[[Sequence[str], bool], None]  # report(lines, error)
 
+# Attachment content one conversation keeps (base64 for images and PDFs): a saved conversation
+# is read back only up to sessions.MAX_SESSION_BYTES (64 MB).
+MAX_CONVERSATION_BYTES = 48 * 1024 * 1024
+
 # `@path` at the start of a word; trailing punctuation is not part of it unless the file has it.
 _AT_TOKEN = re.compile(r"(?:^|(?<=\s))@(\S+)")
 _TRAILING = ",.;:!?)]}'\""
@@ -215,7 +219,7 @@ class AttachmentTray:
 
     # -- sending -------------------------------------------------------------------------
     def for_message(self, text: str, cwd: Path, info: ModelInfo | None, model: str,
-                    conversation_tokens: int) -> tuple[dict[str, Any], ...]:
+                    conversation_tokens: int, stored: int = 0) -> tuple[dict[str, Any], ...]:
         """The records to send with `text`: the staged items and the message's `@path` files.
         Waits for loads still running. AttachmentError (one line; nothing sent, nothing
         unstaged) when any cannot go to `model`."""
@@ -223,15 +227,18 @@ class AttachmentTray:
         staged = list(self.items)
         words = at_paths(text, cwd)
         typed = list(load_paths(words, cwd).items) if words else []
-        return outgoing([*staged, *typed], info, model, conversation_tokens + -(-len(text) // 4))
+        return outgoing([*staged, *typed], info, model, conversation_tokens + -(-len(text) // 4),
+                        stored)
 
 
 def outgoing(items: Sequence[Attachment], info: ModelInfo | None, model: str,
-             other_tokens: int) -> tuple[dict[str, Any], ...]:
+             other_tokens: int, stored: int = 0) -> tuple[dict[str, Any], ...]:
     """The records to send for `items` to `model` (whose catalog facts are `info`, None when
     unknown); AttachmentError when one cannot go: an image to a model known to take none, a
     PDF without text to a model known to take no PDFs, more tokens than its context window.
-    A PDF goes whole to a model that takes PDFs, else as its text when it has some."""
+    A PDF goes whole to a model that takes PDFs, else as its text when it has some. `stored`:
+    the attachment content the conversation holds already (a saved conversation keeps at most
+    MAX_CONVERSATION_BYTES of it, so that it can be loaded again)."""
     records = []
     for item in items:
         if item.kind == "image":
@@ -253,6 +260,12 @@ def outgoing(items: Sequence[Attachment], info: ModelInfo | None, model: str,
                 raise AttachmentError(f"{item.name}: {model} takes no PDF files and {why}")
         else:
             records.append(item.record("text"))
+    adding = sum(len(str(r.get("text", ""))) + len(str(r.get("data", ""))) for r in records)
+    if stored + adding > MAX_CONVERSATION_BYTES:
+        raise AttachmentError(
+            f"the conversation holds {size_text(stored)} of attachments; with these "
+            f"({size_text(adding)}) it would pass the {size_text(MAX_CONVERSATION_BYTES)} a saved"
+            " conversation keeps; /clear (or /save and /clear) first")
     if info is not None and info.context_window:
         from chatrepl.attachwire import record_tokens
 

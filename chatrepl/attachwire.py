@@ -44,6 +44,12 @@ def wire_content(text: str, records: Iterable[Mapping[str, Any]]) -> str | list[
     return [{"type": "text", "text": body}, *parts]
 
 
+def stored_bytes(messages: Iterable[Any]) -> int:
+    """How much attachment content `messages` (Message objects) hold, as stored."""
+    return sum(len(str(a.get("text", ""))) + len(str(a.get("data", "")))
+               for m in messages for a in m.attachments)
+
+
 def record_tokens(record: Mapping[str, Any]) -> int:
     """A local estimate of what one stored attachment costs in tokens."""
     if record.get("sent_as") == "image":

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from chatrepl.attachcli import one_shot_attachments
 from chatrepl.attachtray import outgoing
-from chatrepl.attachwire import content_tokens
+from chatrepl.attachwire import content_tokens, stored_bytes
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import (
     EXIT_FAILURE,
@@ -202,7 +202,7 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     records = outgoing(attachments, runtime.model_info(chat.provider, chat.model),
                        f"{chat.provider}/{chat.model}",
                        sum(content_tokens(m["content"]) for m in chat.wire_messages())
-                       + len(prompt) // 4) if attachments else ()
+                       + len(prompt) // 4, stored_bytes(chat.messages)) if attachments else ()
     try:
         result = chat.send(prompt, on_event=on_event, attachments=records)
     except ChatError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatrepl.attachtray import AttachmentTray
+from chatrepl.attachwire import stored_bytes
 from chatrepl.branching import start_edit
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import ChatError, ChatReplError, StateError
@@ -248,7 +249,8 @@ class ReplState:
             try:
                 records = self.attachments.for_message(
                     text, Path.cwd(), self.runtime.model_info(self.chat.provider, self.chat.model),
-                    self.current_model, self.conversation_tokens())
+                    self.current_model, self.conversation_tokens(),
+                    stored_bytes(self.chat.messages))
             except KeyboardInterrupt:
                 self.printer.info("[interrupted] nothing sent")
                 return None

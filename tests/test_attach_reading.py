@@ -200,3 +200,16 @@ def test_an_unknown_home_in_at_tokens_or_paths_is_not_a_crash(tmp_path: Path) ->
     assert at_paths("see @~nobody-here-xyz/file.txt", tmp_path) == ["~nobody-here-xyz/file.txt"]
     with pytest.raises(AttachmentError, match=r"~nobody-here-xyz/file\.txt: "):
         load_paths(["~nobody-here-xyz/file.txt"], tmp_path)
+
+
+def test_attachments_past_what_a_saved_conversation_keeps_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatrepl import attachtray
+    from chatrepl.attachments import Attachment
+    from chatrepl.attachtray import outgoing
+
+    monkeypatch.setattr(attachtray, "MAX_CONVERSATION_BYTES", 100)
+    item = Attachment("a.txt", "text", "a.txt", 40, "ab", text="x" * 40)
+    assert outgoing([item], None, "m", 0, stored=60)[0]["text"] == "x" * 40
+    with pytest.raises(AttachmentError, match="the conversation holds 61 bytes of attachments"):
+        outgoing([item], None, "m", 0, stored=61)
