@@ -27,7 +27,7 @@ MiB = 1024 * KiB
 MAX_TEXT_BYTES = 2 * MiB       # one text file
 MAX_IMAGE_BYTES = 20 * MiB     # one image (what OpenAI accepts)
 MAX_PDF_BYTES = 32 * MiB       # one PDF
-MAX_TOTAL_BYTES = 40 * MiB     # everything staged for one message
+MAX_TOTAL_BYTES = 32 * MiB     # everything staged for one message (~43 MB as base64)
 MAX_STDIN_BYTES = MAX_TEXT_BYTES
 SNIFF_BYTES = 8 * KiB
 
