@@ -65,8 +65,8 @@ class Attachment:
     text_error: str | None = None
 
     def estimated_tokens(self) -> int:
-        """A local guess: 4 characters a token for text; a flat figure for an image (a
-        1024x1024 picture in high detail); a PDF's text, or 500 a page-sized 3 KB."""
+        """A local guess: 4 characters a token for text (and a PDF's text); a flat figure for
+        an image (IMAGE_TOKENS); a PDF without text, a token for every 6 bytes."""
         if self.kind == "image":
             return IMAGE_TOKENS
         if self.text is not None:

@@ -191,6 +191,11 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
         else:
             printer.reasoning(event.text)
 
+    # Attachments the model cannot take: AttachmentError (exit 2) before any guard or request.
+    records = outgoing(attachments, runtime.model_info(chat.provider, chat.model),
+                       f"{chat.provider}/{chat.model}",
+                       sum(content_tokens(m["content"]) for m in chat.wire_messages())
+                       + len(prompt) // 4, stored_bytes(chat.messages)) if attachments else ()
     refusal = None if getattr(args, "yes", False) else one_shot_refusal(
         SendGuards(), chat, lambda: runtime.model_info(chat.provider, chat.model), prompt,
         runtime.config.budget, lambda line: printer.err_line(f"chatrepl: {line}"))
@@ -199,10 +204,6 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
         return EXIT_USAGE
     for line in runtime.parameters.notes_for(chat.provider, chat.model):
         printer.err_line(f"chatrepl: {line}")
-    records = outgoing(attachments, runtime.model_info(chat.provider, chat.model),
-                       f"{chat.provider}/{chat.model}",
-                       sum(content_tokens(m["content"]) for m in chat.wire_messages())
-                       + len(prompt) // 4, stored_bytes(chat.messages)) if attachments else ()
     try:
         result = chat.send(prompt, on_event=on_event, attachments=records)
     except ChatError as exc:
