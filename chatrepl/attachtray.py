@@ -260,6 +260,8 @@ def outgoing(items: Sequence[Attachment], info: ModelInfo | None, model: str,
                 raise AttachmentError(f"{item.name}: {model} takes no PDF files and {why}")
         else:
             records.append(item.record("text"))
+    if not records:  # a message alone: the context guard's to judge
+        return ()
     adding = sum(len(str(r.get("text", ""))) + len(str(r.get("data", ""))) for r in records)
     if stored + adding > MAX_CONVERSATION_BYTES:
         raise AttachmentError(

@@ -213,3 +213,11 @@ def test_attachments_past_what_a_saved_conversation_keeps_are_refused(
     assert outgoing([item], None, "m", 0, stored=60)[0]["text"] == "x" * 40
     with pytest.raises(AttachmentError, match="the conversation holds 61 bytes of attachments"):
         outgoing([item], None, "m", 0, stored=61)
+
+
+def test_a_message_without_attachments_is_never_refused_here() -> None:
+    from chatrepl.attachtray import outgoing
+    from chatrepl.modelinfo import ModelInfo
+
+    # Over the window, but nothing attached: the context guard decides (it may ask).
+    assert outgoing([], ModelInfo(context_window=400, inputs=("text",)), "m", 500) == ()
