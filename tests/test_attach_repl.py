@@ -200,3 +200,13 @@ def test_a_failed_turn_keeps_the_staged_items_and_retry_sends_them(
     assert last_user_content(fake_server).startswith("===== notes.txt =====\nkept\n")
     assert "later" not in last_user_content(fake_server)
     assert [i.name for i in state.attachments.items] == ["later.txt"]  # staged after: still there
+
+
+def test_staged_attachments_are_not_sent_in_compare_mode(chatrepl_home: Path, fake_server,
+                                                         folder: Path) -> None:
+    (folder / "notes.txt").write_text("n\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    state, text = run("/attach notes.txt", "/compare fake/fake-chat fake/seeing", "compare this")
+    assert chat_bodies(fake_server) == []
+    assert "attachments go with a message to one model: /compare off first" in text
+    assert len(state.attachments.items) == 1
