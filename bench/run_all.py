@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, headline, print_table, verdict
 
 BENCHES = ("discovery", "completion", "startup", "streaming", "memory", "configload",
-           "contextsize", "compare", "history")
+           "contextsize", "compare", "history", "attach")
 # Options that keep the whole run within ~5 minutes on 2 cores (`--thorough` drops them).
 # completion: FuzzyCompleter over 48k names takes ~70 s per round; 2 rounds instead of 3.
 QUICK = {"completion": ["--rounds", "2"]}

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chatrepl.apierrors import MAY_BE_TOO_LONG, provider_message
+from chatrepl.attachwire import content_tokens
 from chatrepl.clients import (
     describe_api_error,
     make_client,
@@ -54,7 +55,7 @@ from chatrepl.limits import (
     reply_deadline,
 )
 from chatrepl.manager import ProviderManager
-from chatrepl.messages import Message, assistant, user
+from chatrepl.messages import Message, assistant
 from chatrepl.parameters import NO_PARAMETERS, RequestParameters
 from chatrepl.reply import EventCallback, Reply, Usage
 from chatrepl.sessionfile import SESSION_FORMAT, SESSION_VERSION, read_session
@@ -71,9 +72,9 @@ if TYPE_CHECKING:
 CONTEXT_HINT_TOKENS = 1000
 
 
-def _long(wire: list[dict[str, str]]) -> bool:
+def _long(wire: list[dict[str, Any]]) -> bool:
     """True when the conversation sent may be too long for a small model's context."""
-    return sum(len(m["content"]) for m in wire) // 4 >= CONTEXT_HINT_TOKENS
+    return sum(content_tokens(m["content"]) for m in wire) >= CONTEXT_HINT_TOKENS
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class ChatSession:
         self.messages: list[Message] = []
         self.totals = Usage()
         self.unsent: str | None = None  # the user message of a turn that failed; retry() sends it
+        self.unsent_attachments: tuple[Mapping[str, Any], ...] = ()  # and what went with it
         # Providers that answered 400 to `stream_options`; asked without it from then on.
         self._no_stream_options: set[str] = set()
         # Request parameters (temperature, ...) in force; None sends none.
@@ -126,22 +128,27 @@ class ChatSession:
         """Start a new conversation (same model and system prompt; usage totals are kept)."""
         self.messages = []
         self.unsent = None
+        self.unsent_attachments = ()
 
     def send(self, text: str, on_event: EventCallback | None = None,
-             cancel: threading.Event | None = None) -> TurnResult:
+             cancel: threading.Event | None = None,
+             attachments: tuple[Mapping[str, Any], ...] = ()) -> TurnResult:
         """Send `text` and stream the reply; see the module docstring for what happens to
         `messages` on success, interruption and error. Raises only ChatError.
 
         `on_event` runs on the calling thread for each piece of text as it arrives. `cancel` is
         checked after each chunk (a server that stalls is bounded by the read timeout);
-        Ctrl-C on the main thread interrupts a blocked read at once.
+        Ctrl-C on the main thread interrupts a blocked read at once. `attachments` (records as
+        `Attachment.record()` makes them) go with the message and are stored on it.
         """
         try:
-            result = self._turn(list(self.messages), text, on_event, cancel)
+            result = self._turn(list(self.messages), text, on_event, cancel, attachments)
         except ChatError:
-            self.unsent = text
+            self.unsent, self.unsent_attachments = text, attachments
             raise
-        self.unsent = text if result.interrupted and not result.text else None
+        unsent = result.interrupted and not result.text
+        self.unsent = text if unsent else None
+        self.unsent_attachments = attachments if unsent else ()
         return result
 
     def can_retry(self) -> bool:
@@ -157,15 +164,16 @@ class ChatSession:
         when there is no user message yet.
         """
         if self.unsent is not None:
-            return self.send(self.unsent, on_event, cancel)
+            return self.send(self.unsent, on_event, cancel, self.unsent_attachments)
         messages = list(self.messages)
         for index in range(len(messages) - 1, -1, -1):
             if messages[index].role == "user":
-                return self._turn(messages[:index], messages[index].content, on_event, cancel)
+                return self._turn(messages[:index], messages[index].content, on_event, cancel,
+                                  messages[index].attachments)
         raise ChatError("nothing to retry: no message has been sent yet",
                         provider=self.provider, model=self.model)
 
-    def wire_messages(self, messages: list[Message] | None = None) -> list[dict[str, str]]:
+    def wire_messages(self, messages: list[Message] | None = None) -> list[dict[str, Any]]:
         """What is sent to the provider: the system prompt, then role and content only (of the
         messages not `left_out`)."""
         wire = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
@@ -193,13 +201,14 @@ class ChatSession:
             raise ChatError(str(exc), provider=provider.id, model=self.model) from None
 
     def _turn(self, base: list[Message], text: str, on_event: EventCallback | None,
-              cancel: threading.Event | None) -> TurnResult:
+              cancel: threading.Event | None,
+              attachments: tuple[Mapping[str, Any], ...] = ()) -> TurnResult:
         """One request and its reply; see the module docstring for `messages`."""
         import openai
 
         provider = self._provider_config()
         client = self._client(provider)
-        asked = user(text)
+        asked = Message("user", text, attachments=attachments)
         wire = self.wire_messages([*base, asked])
         sent = self.request_parameters()
         reply = Reply(on_event)
@@ -266,7 +275,7 @@ class ChatSession:
             return NO_PARAMETERS
         return self.parameters.for_request(self.provider, self.model)
 
-    def _open(self, client: OpenAI, provider: ProviderConfig, wire: list[dict[str, str]],
+    def _open(self, client: OpenAI, provider: ProviderConfig, wire: list[dict[str, Any]],
               sent: RequestParameters = NO_PARAMETERS) -> Any:
         """Start the request; once without `stream_options` if the server rejects it."""
         import openai
@@ -338,7 +347,7 @@ class ChatSession:
         return self._failure(provider, f"{bound}{hint}", partial)
 
     def _api_error(self, exc: Exception, provider: ProviderConfig, reply: Reply,
-                   wire: list[dict[str, str]]) -> ChatError:
+                   wire: list[dict[str, Any]]) -> ChatError:
         bound = bound_of(exc)
         if bound is not None:
             return self._bound_failure(bound, provider, reply.text)

@@ -16,6 +16,8 @@ from chatrepl.sanitize import CleanStream, clean
 from chatrepl.subcommands import SUBCOMMANDS, Call, Subcommand
 
 if TYPE_CHECKING:
+    from prompt_toolkit.input import Input
+
     from chatrepl.localserver import LocalServer
     from chatrepl.paths import Paths
     from chatrepl.repl import Prepared
@@ -60,6 +62,12 @@ def build_parser(out: TextIO | None = None,
                              " (`chatrepl history list`)")
     parser.add_argument("--no-history", action="store_true",
                         help="keep this run out of the history database (nothing written)")
+    parser.add_argument("-a", "--attach", action="append", default=[], metavar="PATH",
+                        help="attach a file, glob or folder to the message (repeatable); with"
+                             " a prompt, text piped to stdin is attached too")
+    parser.add_argument("-i", "--interactive", action="store_true",
+                        help="after the one-shot reply, go on in the REPL (keys from the"
+                             " terminal even when stdin was a pipe)")
     parser.add_argument("--plain", action="store_true", help="plain text output, no colours")
     parser.add_argument("--usage", action="store_true",
                         help="one-shot: print the tokens in and out (and the cost when the price"
@@ -178,7 +186,14 @@ def run(environment: Environment) -> int:
         stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
     from chatrepl.entry import run_chat
 
-    return run_chat(runtime, args, environment)
+    code = run_chat(runtime, args, environment)
+    if args.interactive and code == EXIT_OK:
+        from chatrepl.attachcli import terminal_input
+
+        args.resume, args.attach, args.prompt = True, [], []  # the conversation just had
+        return run_interactive(environment, paths, args,
+                               input=terminal_input(bool(environment.stdin_isatty)))
+    return code
 
 
 def _starting_role(environment: Environment, paths: Paths,
@@ -208,7 +223,8 @@ def _may_use_local(runtime: Runtime, args: argparse.Namespace) -> bool:
     return False
 
 
-def run_interactive(environment: Environment, paths: Paths, args: argparse.Namespace) -> int:
+def run_interactive(environment: Environment, paths: Paths, args: argparse.Namespace,
+                    input: Input | None = None) -> int:
     """How the REPL starts, whatever the config (a file, none at all, `--local`): one way.
 
     The prompt is drawn first (`repl.run_repl`); a loader thread then builds the runtime (the
@@ -250,7 +266,7 @@ def run_interactive(environment: Environment, paths: Paths, args: argparse.Names
         return prepared._replace(notices=[*lines, *prepared.notices])
 
     try:
-        return run_repl(load, history_path=paths.history_file)
+        return run_repl(load, history_path=paths.history_file, input=input)
     finally:
         for server in started:
             server.stop()

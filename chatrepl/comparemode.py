@@ -62,6 +62,9 @@ class CompareMode:
         if self.pending is not None:
             raise UsageError(f"keep a reply first: /keep K (1-{len(self.pending.answers)}), or"
                              " /compare off to leave them")
+        if state.attachments.items or state.attachments.loading():  # not sent to several models
+            raise UsageError("attachments go with a message to one model: /compare off first,"
+                             " or /detach them")
         if not compare_allowed(state, self.contenders, text):
             return None
         printer = state.printer

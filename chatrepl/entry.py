@@ -7,10 +7,13 @@ How the REPL starts is `cli.run_interactive`'s: it calls `start_local_server` an
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from chatrepl.attachcli import one_shot_attachments
+from chatrepl.attachtray import outgoing
+from chatrepl.attachwire import content_tokens, stored_bytes
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import (
     EXIT_FAILURE,
@@ -32,6 +35,7 @@ from chatrepl.sessions import SessionStore
 from chatrepl.usagetext import estimate_usage, sent_messages, usage_line
 
 if TYPE_CHECKING:
+    from chatrepl.attachments import Attachment
     from chatrepl.environment import Environment
     from chatrepl.historydb import Conversation
     from chatrepl.localserver import LocalServer
@@ -158,8 +162,11 @@ def _say_to(stderr: TextIO) -> Callable[[str], None]:
 
 
 def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store: SessionStore,
-                 stdout: TextIO, stderr: TextIO, model: str | None = None) -> int:
-    """Stream one reply to stdout; errors to stderr with exit 1. `model`: as -m (default)."""
+                 stdout: TextIO, stderr: TextIO, model: str | None = None,
+                 attachments: Sequence[Attachment] = ()) -> int:
+    """Stream one reply to stdout; errors to stderr with exit 1. `model`: as -m (default).
+    `attachments` go with the prompt (AttachmentError before any request when the model
+    cannot take them)."""
     _load_recent(runtime)
     requested = model if model is not None else args.model
     resuming = args.resume or getattr(args, "resume_id", None)
@@ -184,6 +191,11 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
         else:
             printer.reasoning(event.text)
 
+    # Attachments the model cannot take: AttachmentError (exit 2) before any guard or request.
+    records = outgoing(attachments, runtime.model_info(chat.provider, chat.model),
+                       f"{chat.provider}/{chat.model}",
+                       sum(content_tokens(m["content"]) for m in chat.wire_messages())
+                       + len(prompt) // 4, stored_bytes(chat.messages)) if attachments else ()
     refusal = None if getattr(args, "yes", False) else one_shot_refusal(
         SendGuards(), chat, lambda: runtime.model_info(chat.provider, chat.model), prompt,
         runtime.config.budget, lambda line: printer.err_line(f"chatrepl: {line}"))
@@ -193,7 +205,7 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
     for line in runtime.parameters.notes_for(chat.provider, chat.model):
         printer.err_line(f"chatrepl: {line}")
     try:
-        result = chat.send(prompt, on_event=on_event)
+        result = chat.send(prompt, on_event=on_event, attachments=records)
     except ChatError as exc:
         printer.finish_stream()  # ends a partial reply's line before the error
         printer.err_line(f"chatrepl: {exc}")
@@ -314,6 +326,10 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
             local_server.wait_ready_in_background(on_done=local_ready)
         runtime.start_background_work(probe_local=discover, on_change=state.redraw,
                                       on_probed=probed)
+        if getattr(args, "attach", None):  # `chatrepl -a PATH`: staged for the first message
+            state.attachments.start_paths(args.attach, Path.cwd(),
+                                          lambda lines, error: state.say(lines, error=error),
+                                          state.redraw)
 
     return Prepared(state, notices, start_background)
 
@@ -351,13 +367,16 @@ def run_chat(runtime: Runtime, args: argparse.Namespace, environment: Environmen
     """A one-shot reply: to the prompt words, or to stdin ('-' or piped)."""
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
     prompt = _one_shot_prompt(args, environment)
+    from_words = bool(args.prompt) and list(args.prompt) != ["-"]
+    attachments = one_shot_attachments(args, from_words, environment.stdin,
+                                       bool(environment.stdin_isatty), prompt)
     stderr = environment.stderr
     server = start_local_server(runtime, args, _say_to(stderr))
     try:
         if server is not None:
             server.ensure_ready()
         return run_one_shot(runtime, args, prompt, store, environment.stdout, stderr,
-                            requested_model(args, server))
+                            requested_model(args, server), attachments)
     finally:
         if server is not None:
             server.stop()

@@ -154,3 +154,8 @@ class ChatError(ProviderError):
 
 class LocalServerError(ChatReplError):
     """The local model or server cannot be used; the message says what to do."""
+
+
+class AttachmentError(UsageError):
+    """A file, command or stdin that cannot go with a message (missing, binary, over a cap, a
+    model that cannot take it): one line; nothing is staged or sent."""

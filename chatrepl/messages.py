@@ -14,10 +14,11 @@ ROLES: frozenset[str] = frozenset({"user", "assistant", "system"})
 class Message:
     """One message: `role`, `content` and whether the reply was cut short (`interrupted`).
 
-    `attachments` are kept for what later features add (files sent with a message);
-    `parameters` are the request parameters a reply was asked with (temperature, ...). Only
-    role and content go on the wire. `left_out`: kept in the conversation but no longer sent
-    (the context guard dropped it to fit the model's window).
+    `attachments` are what was sent with a user message (files, images, command output), each
+    a mapping as `Attachment.record()` makes it, holding its content so it is sent again as it
+    was (see attachwire); `parameters` are the request parameters a reply was asked with
+    (temperature, ...). `left_out`: kept in the conversation but no longer sent (the context
+    guard dropped it to fit the model's window).
     """
 
     role: Role
@@ -27,8 +28,12 @@ class Message:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     left_out: bool = False
 
-    def wire(self) -> dict[str, str]:
-        """What the provider is sent: role and content only."""
+    def wire(self) -> dict[str, Any]:
+        """What the provider is sent: role and content (with its attachments' parts)."""
+        if self.attachments:
+            from chatrepl.attachwire import wire_content
+
+            return {"role": self.role, "content": wire_content(self.content, self.attachments)}
         return {"role": self.role, "content": self.content}
 
     def to_json(self) -> dict[str, Any]:

@@ -87,6 +87,12 @@ class ModelInfo:
     temperature: bool | None = None
     # True when the facts come from a catalog entry (not only the provider's own model list).
     from_catalog: bool = False
+    # The input kinds the catalog lists (`text`, `image`, `pdf`, ...); None when it lists none.
+    inputs: tuple[str, ...] | None = None
+
+    def takes(self, kind: str) -> bool | None:
+        """Whether the model takes `kind` input (`image`, `pdf`); None when not known."""
+        return None if self.inputs is None else kind in self.inputs
 
     @property
     def capabilities(self) -> tuple[str, ...]:
@@ -228,6 +234,8 @@ def info_from_raw(raw: Mapping[str, Any], provider: str = "", model_id: str = ""
         catalog_model=clean_text(model_id or str(raw.get("id") or "")),
         temperature=raw["temperature"] if isinstance(raw.get("temperature"), bool) else None,
         from_catalog=True,
+        inputs=tuple(clean_text(str(kind)) for kind in inputs[:20])
+        if isinstance(inputs, (list, tuple)) else None,
     )
 
 

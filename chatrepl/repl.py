@@ -16,6 +16,7 @@ from prompt_toolkit.completion import (
     Completer,
     DynamicCompleter,
     ThreadedCompleter,
+    merge_completers,
 )
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import History, InMemoryHistory
@@ -57,9 +58,13 @@ Loader = Callable[[PromptTerminal], Prepared]
 
 def build_completer(state: ReplState) -> Completer:
     """Slash command names, and each command's arguments with the completer it registered."""
+    from chatrepl.attachcommands import at_path_completer
     from chatrepl.slash_commands import REGISTRY
 
-    return SlashCommandCompleter(REGISTRY.completion_items, REGISTRY.argument_completers(state))
+    return merge_completers([
+        SlashCommandCompleter(REGISTRY.completion_items, REGISTRY.argument_completers(state)),
+        at_path_completer(),  # `@path` in a message
+    ])
 
 
 def key_bindings(holder: _StateHolder | None = None) -> KeyBindings:

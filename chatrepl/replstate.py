@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatrepl.attachtray import AttachmentTray
+from chatrepl.attachwire import stored_bytes
 from chatrepl.branching import start_edit
 from chatrepl.chat import ChatSession, TurnResult, rehome
 from chatrepl.errors import ChatError, ChatReplError, StateError
@@ -84,6 +87,8 @@ class ReplState:
     compare: CompareMode | None = None  # /compare: messages go to several models at once
     history: HistoryRecorder | None = None  # None: this run keeps no history
     pending_edit: int | None = None  # /edit: the next message replaces messages from here on
+    # Files, images and command output staged for the next message (/attach).
+    attachments: AttachmentTray = field(default_factory=AttachmentTray)
 
     def __post_init__(self) -> None:
         self.chat.parameters = self.runtime.parameters
@@ -239,6 +244,16 @@ class ReplState:
         if not self.chat.model:
             self.printer.error("no model selected; pick one with /model NAME (Tab completes)")
             return None
+        records: tuple[Any, ...] = ()
+        if text is not None:  # AttachmentError propagates: one line, nothing sent, no question
+            try:
+                records = self.attachments.for_message(
+                    text, Path.cwd(), self.runtime.model_info(self.chat.provider, self.chat.model),
+                    self.current_model, self.conversation_tokens(),
+                    stored_bytes(self.chat.messages))
+            except KeyboardInterrupt:
+                self.printer.info("[interrupted] nothing sent")
+                return None
         edit = start_edit(self, text)  # /edit: the conversation up to the edited message
         if not self._local_server_ready() or not self.guards.allow(self, text):
             edit.undo()
@@ -253,8 +268,8 @@ class ReplState:
                 self.printer.content(event.text)
 
         try:
-            result = self.chat.send(text, on_event=on_event) if text is not None \
-                else self.chat.retry(on_event=on_event)
+            result = self.chat.send(text, on_event=on_event, attachments=records) \
+                if text is not None else self.chat.retry(on_event=on_event)
         except ChatError as exc:
             edit.undo()
             self.printer.error(exc.in_repl())
@@ -270,6 +285,9 @@ class ReplState:
             self.printer.info("[interrupted]")
             if not result.text:
                 edit.undo()
+        if result.text or not result.interrupted:  # the message (and what went with it) was kept
+            asked = [m for m in self.chat.messages if m.role == "user"]
+            self.attachments.clear_sent(asked[-1].attachments if asked else ())
         cost = self._report_usage(result)
         self.autosave()
         if self.history is not None:

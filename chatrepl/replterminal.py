@@ -38,6 +38,9 @@ class PromptTerminal:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: contextvars.Context | None = None  # the prompt's: run_in_terminal finds its app
         self._closed = False
+        # Handed to prompt_toolkit's run_in_terminal and not run yet: a prompt that ends first
+        # (Enter right after) never runs them, so prompt_ended() does.
+        self._above: dict[object, Callable[[], object]] = {}
 
     def on_owner_thread(self) -> bool:
         return threading.current_thread() is self._owner
@@ -49,7 +52,7 @@ class PromptTerminal:
             with self._lock:
                 prompt_shown = self._loop is not None
             if prompt_shown:
-                run_in_terminal(write)
+                self._above_prompt(write)
             else:
                 write()
             return
@@ -83,6 +86,10 @@ class PromptTerminal:
     def prompt_ended(self) -> None:
         with self._lock:
             self._loop = None
+            left = list(self._above.values())
+            self._above.clear()
+        for function in left:  # handed to a prompt that closed before running them
+            function()
         self._drain()  # what came while the prompt was closing
 
     def serve_until(self, done: Callable[[], bool]) -> None:
@@ -139,9 +146,24 @@ class PromptTerminal:
                 continue
             try:
                 if in_terminal and prompt_shown:
-                    run_in_terminal(function)
+                    self._above_prompt(function)
                     future.set_result(None)
                 else:
                     future.set_result(function())
             except BaseException as exc:  # handed to the caller, which reports it
                 future.set_exception(exc)
+
+    def _above_prompt(self, function: Callable[[], object]) -> None:
+        """`function` run above the prompt, once: by prompt_toolkit, or by prompt_ended()
+        when the prompt closes before prompt_toolkit got to it."""
+        key = object()
+
+        def once() -> None:
+            with self._lock:
+                claimed = self._above.pop(key, None)
+            if claimed is not None:
+                claimed()
+
+        with self._lock:
+            self._above[key] = function
+        run_in_terminal(once)

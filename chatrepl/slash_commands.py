@@ -279,10 +279,11 @@ def _exit(state: ReplState, argument: str) -> None:
     state.should_exit = True
 
 
-# Commands kept in their own modules, registering on the same REGISTRY: /editor, /copy and
-# /undo; the guards' /context and /budget; /set, /unset and /role; /compare and /keep;
-# /history, /edit, /branches and /branch.
+# Commands kept in their own modules, registering on the same REGISTRY: /attach and /detach;
+# /editor, /copy and /undo; the guards' /context and /budget; /set, /unset and /role; /compare
+# and /keep; /history, /edit, /branches and /branch.
 from chatrepl import (  # noqa: E402, F401
+    attachcommands,
     comparecommands,
     editcommands,
     guard_commands,

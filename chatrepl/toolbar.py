@@ -106,6 +106,7 @@ def toolbar_text(state: ReplState, width: int | None = None) -> str:
         before.append("local: loading…" if server.state == "loading" else f"local: {server.state}")
     if state.compare is not None:  # messages go to several models: /compare
         before.append(f"compare ×{len(state.compare.contenders)}")
+    before.append(state.attachments.toolbar_text())  # `📎 2: 1 text, 1 image ~1.8k tokens`
     # `branches` / `not saved`; `~tokens N` when part of it is a local estimate
     after = [t for t in (history_text(state), state.tokens_text()) if t]
     cost = state.cost_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from chatrepl.attachwire import content_tokens
 from chatrepl.modelinfo import format_cost
 from chatrepl.reply import Usage
 
@@ -21,7 +22,7 @@ def estimate_tokens(text: str) -> int:
 
 def estimate_usage(sent: Iterable[Mapping[str, Any]], reply: str) -> Usage:
     """Usage estimated from the messages sent and the reply text (reasoning included)."""
-    prompt = sum(estimate_tokens(str(message.get("content", ""))) for message in sent)
+    prompt = sum(content_tokens(message.get("content", "")) for message in sent)
     return Usage(prompt, estimate_tokens(reply))
 
 
@@ -32,7 +33,7 @@ def usage_line(usage: Usage, cost: float | None, *, estimated: bool = False) -> 
     return f"{mark}{usage.prompt_tokens} in · {mark}{usage.completion_tokens} out{price}"
 
 
-def sent_messages(chat: ChatSession) -> list[dict[str, str]]:
+def sent_messages(chat: ChatSession) -> list[dict[str, Any]]:
     """What a ChatSession's last turn sent: its wire messages without the last reply."""
-    wire: list[dict[str, str]] = chat.wire_messages()
+    wire: list[dict[str, Any]] = chat.wire_messages()
     return wire[:-1] if wire and wire[-1]["role"] == "assistant" else wire

@@ -10,7 +10,6 @@ from paramhelpers import last_body, param_repl, sampled
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from chatrepl.completer import SlashCommandCompleter
 from chatrepl.repl import build_completer, handle_line
 
 
@@ -167,8 +166,7 @@ def test_a_broken_saved_file_is_not_fatal_and_not_overwritten(chatrepl_home: Pat
 
 
 def _completions(state, text: str) -> list[str]:
-    completer = build_completer(state)
-    assert isinstance(completer, SlashCommandCompleter)
+    completer = build_completer(state)  # commands and their arguments, and `@path` in messages
     found = completer.get_completions(Document(text, len(text)),
                                       CompleteEvent(completion_requested=True))
     return [c.text for c in found]

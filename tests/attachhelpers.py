@@ -1,0 +1,87 @@
+"""Shared pieces of the attachment tests: a catalog whose facts say which test model takes
+images or PDFs, a REPL over the loopback server with that catalog, small image and PDF bytes,
+and the bodies the server received."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from catalogdata import model, provider
+from fakeserver import FakeOpenAIServer
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from replhelpers import build_repl_state
+
+from chatrepl.catalog import Catalog
+from chatrepl.repl import Prepared, run_repl
+from chatrepl.replstate import ReplState
+
+# A 1x1 transparent PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def _with_inputs(entry: dict[str, Any], *inputs: str) -> dict[str, Any]:
+    return {**entry, "modalities": {"input": list(inputs), "output": ["text"]}}
+
+
+CATALOG = {"fakecat": provider(
+    "fakecat",
+    _with_inputs(model("text-only"), "text"),
+    _with_inputs(model("seeing"), "text", "image"),
+    _with_inputs(model("pdf-reader"), "text", "image", "pdf"),
+    _with_inputs(model("tiny", context=1000), "text", "image"),
+)}
+MODELS = ["fake-chat", "text-only", "seeing", "pdf-reader", "tiny"]
+
+
+def config_text(url: str) -> str:
+    """Provider `fake` on the loopback server, its facts from the `fakecat` catalog entry
+    (fake-chat is not in it: its facts are unknown)."""
+    return ("providers:\n  fake:\n"
+            f"    base_api_url: {url}\n"
+            "    catalog_id: fakecat\n"
+            f"    valid_models: [{', '.join(MODELS)}]\n")
+
+
+Run = Callable[..., tuple[ReplState, str]]
+
+
+def repl_with_catalog(home: Path, server: FakeOpenAIServer, model_name: str = "fake-chat") -> Run:
+    """run(*lines) -> (state, printed text) of a REPL over typed lines; the same state across
+    calls. The catalog is CATALOG."""
+    (home / "config.yaml").write_text(config_text(server.url), encoding="utf-8")
+    state, out, _err = build_repl_state(home, "fake", model_name)
+    state.runtime._catalog = Catalog(data=CATALOG)
+
+    def run(*lines: str) -> tuple[ReplState, str]:
+        start = len(out.getvalue())
+        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+            for line in lines:
+                pipe.send_text(line + "\r")
+            pipe.send_text("\x04")
+            assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
+                            history_path=state.runtime.paths.history_file) == 0
+        return state, out.getvalue()[start:]
+
+    return run
+
+
+def chat_bodies(server: FakeOpenAIServer) -> list[dict[str, Any]]:
+    return [r.body for r in server.requests if r.path.endswith("/chat/completions")]
+
+
+def last_user_content(server: FakeOpenAIServer) -> Any:
+    bodies = chat_bodies(server)
+    assert bodies, "no chat request was made"
+    return bodies[-1]["messages"][-1]["content"]
+
+
+def printed(buffer: io.StringIO) -> str:
+    return buffer.getvalue()

@@ -1,0 +1,97 @@
+"""`git diff | chatrepl -i "review this"` in a real pseudo-terminal: the piped text goes as an
+attachment with the prompt, and the REPL then reads keys from the terminal, not the pipe."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+from attachhelpers import chat_bodies
+
+TIMEOUT = 30
+
+
+def test_piped_stdin_with_interactive_goes_on_in_the_repl(chatrepl_home: Path, fake_server) -> None:
+    (chatrepl_home / "config.yaml").write_text(
+        "providers:\n  fake:\n"
+        f"    base_api_url: {fake_server.url}\n"
+        "    valid_models: [fake-chat]\n"
+        "discovery: {on_startup: false}\n", encoding="utf-8")
+    fake_server.behavior.chat_reply = "Looks fine."
+    env = {**os.environ, "CHATREPL_HOME": str(chatrepl_home), "PROMPT_TOOLKIT_NO_CPR": "1",
+           "TERM": "xterm", "NO_COLOR": "1"}
+    env.pop("CHATREPL_CONFIG", None)
+    chatrepl = " ".join(shlex.quote(word) for word in (
+        sys.executable, "-m", "chatrepl", "-i", "-m", "fake/fake-chat", "review this"))
+    child = pexpect.spawn("/bin/sh", ["-c", f"printf -- '-old\\n+new\\n' | {chatrepl}"], env=env,
+                          encoding="utf-8", timeout=TIMEOUT, dimensions=(30, 120))
+    try:
+        child.expect("Looks fine.")
+        child.expect("resumed the last conversation")
+        child.expect("›")
+        child.send("and the tests?\r")
+        child.expect("Looks fine.")
+        child.expect("›")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    first, second = chat_bodies(fake_server)
+    assert first["messages"][-1]["content"] == (
+        "===== stdin =====\n-old\n+new\n===== end of stdin =====\n\nreview this")
+    assert [m["content"] for m in second["messages"]] == [
+        first["messages"][-1]["content"], "Looks fine.", "and the tests?"]
+
+
+def _pid_written(path: Path) -> int:
+    """The process id the command wrote to `path` (it is a separate process: polled)."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if text.endswith("\n"):
+            return int(text)
+        time.sleep(0.02)
+    raise AssertionError(f"the command never wrote {path}")
+
+
+def test_attach_option_stages_for_the_repl_and_ctrl_c_stops_a_command(
+        chatrepl_home: Path, fake_server, tmp_path: Path) -> None:
+    (chatrepl_home / "config.yaml").write_text(
+        "providers:\n  fake:\n"
+        f"    base_api_url: {fake_server.url}\n"
+        "    valid_models: [fake-chat]\n"
+        "discovery: {on_startup: false}\n", encoding="utf-8")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("remember me\n", encoding="utf-8")
+    env = {**os.environ, "CHATREPL_HOME": str(chatrepl_home), "PROMPT_TOOLKIT_NO_CPR": "1",
+           "TERM": "xterm", "NO_COLOR": "1"}
+    env.pop("CHATREPL_CONFIG", None)
+    child = pexpect.spawn(sys.executable, ["-m", "chatrepl", "-m", "fake/fake-chat", "-a",
+                                           "notes.txt"], cwd=str(work), env=env,
+                          encoding="utf-8", timeout=TIMEOUT, dimensions=(30, 120))
+    try:
+        child.expect("attached notes.txt")
+        child.send("/attach !echo $$ > cmd.pid; exec sleep 60\r")
+        child.expect("Ctrl-C stops it")
+        pid = _pid_written(work / "cmd.pid")
+        child.sendcontrol("c")
+        child.expect(r"\[stopped\] nothing attached")
+        with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+            os.kill(pid, 0)
+        child.send("what is in it?\r")
+        child.expect("Hello from the fake server.")
+        child.expect("›")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    (body,) = chat_bodies(fake_server)
+    assert body["messages"][-1]["content"] == (
+        "===== notes.txt =====\nremember me\n===== end of notes.txt =====\n\nwhat is in it?")
