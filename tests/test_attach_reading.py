@@ -10,15 +10,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from attachhelpers import PNG
+from attachhelpers import PNG, text_pdf
 
 from chatrepl import attachpaths
 from chatrepl.attachments import read_file, read_piped, sniff_kind
 from chatrepl.attachpaths import MAX_DIR_FILES, load_paths
-from chatrepl.attachtray import at_paths
+from chatrepl.attachtray import at_paths, outgoing
 from chatrepl.attachwire import wire_content
 from chatrepl.commandoutput import run_command
 from chatrepl.errors import AttachmentError
+from chatrepl.modelinfo import ModelInfo
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -165,8 +166,6 @@ def test_a_glob_matching_too_many_files_is_refused(tmp_path: Path,
 
 def test_a_pdf_goes_as_its_text_when_the_model_takes_no_pdfs_and_whole_when_it_does() -> None:
     from chatrepl.attachments import Attachment
-    from chatrepl.attachtray import outgoing
-    from chatrepl.modelinfo import ModelInfo
 
     pdf = Attachment("p.pdf", "pdf", "p.pdf", 100, "ab", text="page one", data="JVBE",
                      mime="application/pdf")
@@ -206,7 +205,6 @@ def test_attachments_past_what_a_saved_conversation_keeps_are_refused(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from chatrepl import attachtray
     from chatrepl.attachments import Attachment
-    from chatrepl.attachtray import outgoing
 
     monkeypatch.setattr(attachtray, "MAX_CONVERSATION_BYTES", 100)
     item = Attachment("a.txt", "text", "a.txt", 40, "ab", text="x" * 40)
@@ -216,8 +214,18 @@ def test_attachments_past_what_a_saved_conversation_keeps_are_refused(
 
 
 def test_a_message_without_attachments_is_never_refused_here() -> None:
-    from chatrepl.attachtray import outgoing
-    from chatrepl.modelinfo import ModelInfo
 
     # Over the window, but nothing attached: the context guard decides (it may ask).
     assert outgoing([], ModelInfo(context_window=400, inputs=("text",)), "m", 500) == ()
+
+
+def test_the_text_of_a_real_pdf_is_extracted_and_sent_to_a_model_that_takes_no_pdfs(
+        tmp_path: Path) -> None:
+    pytest.importorskip("pypdf")  # the `pdf` extra; the test extra installs it
+    path = tmp_path / "paper.pdf"
+    path.write_bytes(text_pdf("Walruses gather on the ice"))
+    pdf = read_file(path)
+    assert pdf.kind == "pdf" and pdf.text is not None
+    assert "Walruses gather on the ice" in pdf.text
+    (part,) = outgoing([pdf], ModelInfo(inputs=("text",)), "m", 0)
+    assert "Walruses gather on the ice" in str(part)
