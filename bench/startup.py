@@ -158,8 +158,8 @@ PHASES = textwrap.dedent("""
     import argparse
     args = argparse.Namespace(resume=False, model=None, system=None, plain=False)
     store = SessionStore(runtime.paths.sessions_dir, runtime.paths.autosave_file)
-    state = ReplState(runtime, _new_chat(runtime, args, store, print, None), store,
-                      Printer(color=False))
+    chat, _stored = _new_chat(runtime, args, store, print, None)
+    state = ReplState(runtime, chat, store, Printer(color=False))
     mark("ChatSession + ReplState")
     from prompt_toolkit.input import create_pipe_input
     from prompt_toolkit.output import DummyOutput

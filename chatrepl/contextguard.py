@@ -6,9 +6,9 @@ No prompt_toolkit and no printing: `sendguard` asks the questions and says the l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatrepl.contextsize import (
     ContextMeter,
@@ -18,7 +18,7 @@ from chatrepl.contextsize import (
     requested_max_tokens,
     wire_tokens,
 )
-from chatrepl.messages import Message, user
+from chatrepl.messages import Message
 from chatrepl.modelinfo import format_context
 from chatrepl.wording import plural
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from chatrepl.chat import ChatSession
     from chatrepl.modelinfo import ModelInfo
 
+# The attachment records that go with a message (`Message.attachments`).
+Attachments = Sequence[Mapping[str, Any]]
 _EXCERPT = 40
 
 
@@ -55,13 +57,15 @@ class Fit:
                 f" reply) do not fit {model}'s {format_context(self.window)} window")
 
 
-def outgoing(chat: ChatSession, text: str | None) -> tuple[list[Message], list[Message]]:
-    """(the conversation kept, the message to send) for `send(text)`, or for `retry()` when
-    `text` is None: the failed message, else the last user message again."""
+def outgoing(chat: ChatSession, text: str | None, attachments: Attachments = ()
+             ) -> tuple[list[Message], list[Message]]:
+    """(the conversation kept, the message to send) for `send(text, attachments=...)`, or for
+    `retry()` when `text` is None: the failed message, else the last user message again."""
     if text is not None:
-        return list(chat.messages), [user(text)]
+        return list(chat.messages), [Message("user", text, attachments=tuple(attachments))]
     if chat.unsent is not None:
-        return list(chat.messages), [user(chat.unsent)]
+        return list(chat.messages), [Message("user", chat.unsent,
+                                             attachments=chat.unsent_attachments)]
     messages = list(chat.messages)
     for index in range(len(messages) - 1, -1, -1):
         if messages[index].role == "user":
@@ -70,9 +74,10 @@ def outgoing(chat: ChatSession, text: str | None) -> tuple[list[Message], list[M
 
 
 def fit(meter: ContextMeter, chat: ChatSession, info: ModelInfo | None,
-        text: str | None) -> Fit:
-    """How the next request (`text`, or a retry when None) fits the current model's window."""
-    base, new = outgoing(chat, text)
+        text: str | None, attachments: Attachments = ()) -> Fit:
+    """How the next request (`text` with `attachments`, or a retry when None) fits the current
+    model's window."""
+    base, new = outgoing(chat, text, attachments)
     if text is not None or chat.unsent is not None:
         size = meter.size(chat, new)
         prompt, estimated = size.tokens, size.estimated
@@ -96,11 +101,11 @@ def turn_starts(messages: Sequence[Message]) -> list[int]:
 
 
 def leave_out_oldest(meter: ContextMeter, chat: ChatSession, text: str | None, window: int,
-                     reserve: int) -> int:
+                     reserve: int, attachments: Attachments = ()) -> int:
     """Mark the oldest turns `left_out` (kept, not sent) until the next request fits `window`
     with `reserve` for the reply, or only the newest message is left. Returns how many
     messages were left out. The conversation list is replaced, never edited in place."""
-    base, new = outgoing(chat, text)
+    base, new = outgoing(chat, text, attachments)
     budget = window - reserve
     total = meter.scale(chat, wire_tokens(chat.wire_messages([*base, *new])))
     if total <= budget:

@@ -255,7 +255,7 @@ class ReplState:
                 self.printer.info("[interrupted] nothing sent")
                 return None
         edit = start_edit(self, text)  # /edit: the conversation up to the edited message
-        if not self._local_server_ready() or not self.guards.allow(self, text):
+        if not self._local_server_ready() or not self.guards.allow(self, text, records):
             edit.undo()
             return None
         for line in self.runtime.parameters.notes_for(self.chat.provider, self.chat.model):

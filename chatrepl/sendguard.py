@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from chatrepl.contextguard import Fit, fit, leave_out_oldest, outgoing, turn_starts
+from chatrepl.contextguard import Attachments, Fit, fit, leave_out_oldest, outgoing, turn_starts
 from chatrepl.contextsize import ContextMeter, format_tokens, requested_max_tokens, wire_tokens
 from chatrepl.costguard import (
     Budget,
@@ -85,35 +85,37 @@ class SendGuards:
         return f"{shown}/{format_context(window)}" if window else shown
 
     # -- the REPL --------------------------------------------------------------------------
-    def allow(self, state: ReplState, text: str | None) -> bool:
-        """Whether to send `text` (None: a retry): asks on the terminal; says why not."""
+    def allow(self, state: ReplState, text: str | None, attachments: Attachments = ()) -> bool:
+        """Whether to send `text` with `attachments` (None: a retry): asks on the terminal;
+        says why not."""
         budget = self.budget(state.runtime.config.budget)
         if over_session_limit(budget, state.session_cost):
             state.printer.error(session_limit_line(budget, state.session_cost, in_repl=True))
             return False
-        if not self._fits_or_answered(state, text):
+        if not self._fits_or_answered(state, text, attachments):
             return False
-        return self._cost_accepted(state, text, budget)
+        return self._cost_accepted(state, text, budget, attachments)
 
-    def _fits_or_answered(self, state: ReplState, text: str | None) -> bool:
+    def _fits_or_answered(self, state: ReplState, text: str | None,
+                          attachments: Attachments) -> bool:
         asker = state.asker
         for _round in range(MAX_QUESTIONS):
             chat = state.chat
             info = state.runtime.model_info(chat.provider, chat.model)
-            needed = fit(self.meter, chat, info, text)
+            needed = fit(self.meter, chat, info, text, attachments)
             if not needed.overflows:
                 return True
             if asker is None:
                 state.printer.error(f"not sent: {needed.describe(state.current_model)}")
                 return False
             options = [(key, label) for key, label in OVERFLOW_OPTIONS.items()
-                       if key != "drop" or len(turn_starts(outgoing(chat, text)[0])) > 0]
+                       if key != "drop" or len(turn_starts(outgoing(chat, text, attachments)[0])) > 0]
             state.printer.warning(needed.describe(state.current_model))
             answer = asker.choose("what now?", options)
             if answer == "send":
                 return True
             if answer == "drop":
-                self._drop(state, text, needed)
+                self._drop(state, text, needed, attachments)
             elif answer == "model":
                 self._switch(state, asker)
             else:
@@ -122,9 +124,11 @@ class SendGuards:
         state.printer.error("not sent: the message still does not fit")
         return False
 
-    def _drop(self, state: ReplState, text: str | None, needed: Fit) -> None:
+    def _drop(self, state: ReplState, text: str | None, needed: Fit,
+              attachments: Attachments) -> None:
         assert needed.window is not None
-        count = leave_out_oldest(self.meter, state.chat, text, needed.window, needed.reserve)
+        count = leave_out_oldest(self.meter, state.chat, text, needed.window, needed.reserve,
+                                 attachments)
         state.printer.info(f"left out {count} older messages (kept in the history;"
                            " /context shows them, /context --restore sends them again)")
         state.autosave()
@@ -142,12 +146,13 @@ class SendGuards:
         state.printer.info(f"model: {scoped}")
         state.redraw()
 
-    def _cost_accepted(self, state: ReplState, text: str | None, budget: Budget) -> bool:
+    def _cost_accepted(self, state: ReplState, text: str | None, budget: Budget,
+                       attachments: Attachments = ()) -> bool:
         if not budget.active:
             return True
         chat = state.chat
         question = self.cost_check(chat, state.runtime.model_info(chat.provider, chat.model),
-                                   text, budget, state.printer.warning)
+                                   text, budget, state.printer.warning, attachments)
         if question is None:
             return True
         if state.asker is None:
@@ -160,11 +165,12 @@ class SendGuards:
         return False
 
     def cost_check(self, chat: ChatSession, info: ModelInfo | None, text: str | None,
-                   budget: Budget, say: Callable[[str], None]) -> str | None:
+                   budget: Budget, say: Callable[[str], None],
+                   attachments: Attachments = ()) -> str | None:
         """The question to ask when the message's estimated cost is over the confirmation
         limit, else None; an unknown price is said once per model (and never blocks)."""
         model = f"{chat.provider}/{chat.model}"
-        needed = fit(self.meter, chat, info, text)
+        needed = fit(self.meter, chat, info, text, attachments)
         output = expected_output(needed.reserve, requested_max_tokens(chat))
         estimate = estimate_cost(info, needed.prompt, output)
         if estimate.usd is None:

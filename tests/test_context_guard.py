@@ -116,3 +116,18 @@ def test_one_shot_refuses_an_overflow_without_yes(chatrepl_home: Path, fake_serv
     code, out, _err = one_shot(chatrepl_home, "-m", "fake/small", "--yes", "abcd " * 1000)
     assert code == 0 and out.strip() == fake_server.behavior.chat_reply
     assert len(chat_bodies(fake_server)) == 1
+
+
+def test_staged_attachments_count_when_the_message_is_weighed(chatrepl_home: Path, fake_server,
+                                                               tmp_path: Path) -> None:
+    """A file that fits the window alone but leaves no room for the reply with the message
+    is asked about like a long conversation: here the answer is not to send."""
+    fake_server.behavior.models_entries = ENTRIES
+    run = repl_runner(chatrepl_home, guard_config(fake_server.url), "fake", "small",
+                      since_last_run=True)
+    run("/discover fake")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("word " * 260, encoding="utf-8")  # about 330 tokens of a 400 window
+    state, printed = run(f"/attach {notes}", "summarize", "4")
+    assert "do not fit fake/small's 400 window" in printed and "not sent" in printed
+    assert chat_bodies(fake_server) == [] and state.chat.messages == []
