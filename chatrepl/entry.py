@@ -198,7 +198,7 @@ def run_one_shot(runtime: Runtime, args: argparse.Namespace, prompt: str, store:
                        + len(prompt) // 4, stored_bytes(chat.messages)) if attachments else ()
     refusal = None if getattr(args, "yes", False) else one_shot_refusal(
         SendGuards(), chat, lambda: runtime.model_info(chat.provider, chat.model), prompt,
-        runtime.config.budget, lambda line: printer.err_line(f"chatrepl: {line}"))
+        runtime.config.budget, lambda line: printer.err_line(f"chatrepl: {line}"), records)
     if refusal is not None:
         printer.err_line(f"chatrepl: {refusal}")
         return EXIT_USAGE

@@ -23,7 +23,7 @@ from chatrepl.costguard import (
     unknown_price_line,
 )
 from chatrepl.errors import ChatReplError
-from chatrepl.messages import user
+from chatrepl.messages import Message
 from chatrepl.modelinfo import format_context
 
 if TYPE_CHECKING:
@@ -184,25 +184,27 @@ class SendGuards:
 
 def one_shot_refusal(guards: SendGuards, chat: ChatSession,
                      model_info: Callable[[], ModelInfo | None], text: str,
-                     settings: BudgetSettings, say: Callable[[str], None]) -> str | None:
-    """One-shot mode, which cannot ask: the line refusing `text`, naming the flag that sends
-    it anyway; None when it may be sent.
+                     settings: BudgetSettings, say: Callable[[str], None],
+                     attachments: Attachments = ()) -> str | None:
+    """One-shot mode, which cannot ask: the line refusing `text` (with `attachments`), naming
+    the flag that sends it anyway; None when it may be sent.
 
     `model_info()` (which loads the catalog) is called only when a budget is set or the
     prompt is large enough to overflow a real model's window, so a short reply is asked for
     without waiting for the catalog.
     """
     budget = guards.budget(settings)
+    asked = Message("user", text, attachments=tuple(attachments))
     if not budget.active and \
-            wire_tokens(chat.wire_messages([*chat.messages, user(text)])) < CHECKED_FROM_TOKENS:
+            wire_tokens(chat.wire_messages([*chat.messages, asked])) < CHECKED_FROM_TOKENS:
         return None
     info = model_info()
-    needed = fit(guards.meter, chat, info, text)
+    needed = fit(guards.meter, chat, info, text, attachments)
     model = f"{chat.provider}/{chat.model}"
     if needed.overflows:
         return (f"not sent: {needed.describe(model)}; pass {YES_FLAG} to send anyway,"
                 " or pick a model with a larger window with -m")
     if not budget.active:
         return None
-    question = guards.cost_check(chat, info, text, budget, say)
+    question = guards.cost_check(chat, info, text, budget, say, attachments)
     return None if question is None else f"not sent: {question}; pass {YES_FLAG} to send it"

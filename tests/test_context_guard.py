@@ -131,3 +131,16 @@ def test_staged_attachments_count_when_the_message_is_weighed(chatrepl_home: Pat
     state, printed = run(f"/attach {notes}", "summarize", "4")
     assert "do not fit fake/small's 400 window" in printed and "not sent" in printed
     assert chat_bodies(fake_server) == [] and state.chat.messages == []
+
+
+def test_one_shot_weighs_an_attached_file_with_the_prompt(chatrepl_home: Path, fake_server,
+                                                          tmp_path: Path) -> None:
+    fake_server.behavior.models_entries = ENTRIES
+    (chatrepl_home / "config.yaml").write_text(
+        guard_config(fake_server.url, "budget: {session_usd: 100}\n"), encoding="utf-8")
+    assert one_shot(chatrepl_home, "discover")[0] == 0
+    notes = tmp_path / "notes.txt"
+    notes.write_text("word " * 260, encoding="utf-8")  # fits the 400 window, not with a reply
+    code, out, err = one_shot(chatrepl_home, "-m", "fake/small", "-a", str(notes), "summarize")
+    assert code == 2 and out == "" and "do not fit fake/small's 400 window" in err
+    assert chat_bodies(fake_server) == []
