@@ -12,13 +12,9 @@ from typing import Any
 
 from catalogdata import model, provider
 from fakeserver import FakeOpenAIServer
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
-from replhelpers import build_repl_state
+from replhelpers import build_repl_state, type_lines
 
 from chatrepl.catalog import Catalog
-from chatrepl.repl import Prepared, run_repl
 from chatrepl.replstate import ReplState
 
 # A 1x1 transparent PNG.
@@ -62,12 +58,7 @@ def repl_with_catalog(home: Path, server: FakeOpenAIServer, model_name: str = "f
 
     def run(*lines: str) -> tuple[ReplState, str]:
         start = len(out.getvalue())
-        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-            for line in lines:
-                pipe.send_text(line + "\r")
-            pipe.send_text("\x04")
-            assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
-                            history_path=state.runtime.paths.history_file) == 0
+        type_lines(state, *lines)
         return state, out.getvalue()[start:]
 
     return run

@@ -7,12 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
-from replhelpers import build_repl_state
+from replhelpers import build_repl_state, type_lines
 
-from chatrepl.repl import Prepared, run_repl
 from chatrepl.replstate import ReplState
 
 Runner = Callable[..., tuple[ReplState, str]]
@@ -50,12 +46,7 @@ def env_runner(home: Path, url: str, env: Mapping[str, str]) -> Runner:
 
     def run(*lines: str) -> tuple[ReplState, str]:
         start = len(out.getvalue())
-        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-            for line in lines:
-                pipe.send_text(line + "\r")
-            pipe.send_text("\x15\x04")  # Ctrl-U first: Ctrl-D ends only an empty line
-            assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
-                            history_path=state.runtime.paths.history_file) == 0
+        type_lines(state, *lines, end="\x15\x04")  # Ctrl-U first: Ctrl-D ends only an empty line
         return state, out.getvalue()[start:]
 
     return run

@@ -7,14 +7,11 @@ import argparse
 import io
 from pathlib import Path
 
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
+from replhelpers import type_lines
 
 from chatrepl.entry import prepare_repl
 from chatrepl.historydb import HistoryDB
 from chatrepl.paths import resolve_paths
-from chatrepl.repl import Prepared, run_repl
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 
@@ -58,16 +55,7 @@ class HistoryRepl:
         return "\n".join(notices) + out.getvalue()
 
     def type(self, state: ReplState, *lines: str) -> None:
-        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-            for line in lines:
-                pipe.send_text(line + "\r")
-            pipe.send_text("\x04")
-            assert run_repl(lambda _terminal: _prepared(state), input=pipe,
-                            output=DummyOutput(), history_path=state.runtime.paths.history_file) == 0
+        type_lines(state, *lines)
 
     def db(self) -> HistoryDB:
         return HistoryDB(self.paths.history_db)
-
-
-def _prepared(state: ReplState) -> Prepared:
-    return Prepared(state)

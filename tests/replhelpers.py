@@ -8,9 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
 from chatrepl.chat import ChatSession
 from chatrepl.paths import resolve_paths
 from chatrepl.render import Printer
+from chatrepl.repl import Prepared, run_repl
 from chatrepl.replstate import ReplState
 from chatrepl.runtime import build_runtime
 from chatrepl.sessions import SessionStore
@@ -41,3 +46,14 @@ def build_repl_state(home: Path | None = None, provider: str = "", model: str = 
     err = io.StringIO() if separate_err else out
     store = SessionStore(paths.sessions_dir, paths.autosave_file)
     return BuiltRepl(ReplState(runtime, chat, store, Printer(out, err), **fields), out, err)
+
+
+def type_lines(state: ReplState, *lines: str, end: str = "\x04") -> None:
+    """Run the real REPL loop on `state` with `lines` typed (each ended by Enter), then `end`
+    (Ctrl-D; an editor test sends Ctrl-U first, as Ctrl-D ends only an empty line)."""
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        for line in lines:
+            pipe.send_text(line + "\r")
+        pipe.send_text(end)
+        assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
+                        history_path=state.runtime.paths.history_file) == 0

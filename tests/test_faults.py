@@ -20,13 +20,11 @@ from faultsetup import (
     params,
 )
 from interrupts import Interrupter
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
+from replhelpers import type_lines
 
 from chatrepl.messages import Message
 from chatrepl.render import Printer
-from chatrepl.repl import Prepared, handle_line, run_repl
+from chatrepl.repl import handle_line
 
 # -- one-shot mode ---------------------------------------------------------------------------
 
@@ -170,12 +168,7 @@ def test_repl_loop_stays_alive_through_errors(make_setup) -> None:
     state, _out, err = setup.repl_state()
     lines = ["first", "/model dead/fake-chat", "second", "/model fake/fake-chat", "third",
              "/save after-errors"]
-    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-        for line in lines:
-            pipe.send_text(line + "\r")
-        pipe.send_text("\x04")
-        assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
-                        history_path=state.runtime.paths.history_file) == 0
+    type_lines(state, *lines)
     assert err.getvalue().count("\n") == 1 and "cannot connect" in err.getvalue()
     assert [m.content for m in state.chat.messages if m.role == "user"] == ["first", "third"]
     assert state.store.load("after-errors")["messages"] == [m.to_json() for m in state.chat.messages]

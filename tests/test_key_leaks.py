@@ -19,10 +19,7 @@ from pathlib import Path
 import pytest
 from fakebehavior import Behavior
 from fakeserver import FakeOpenAIServer
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
-from replhelpers import build_repl_state
+from replhelpers import build_repl_state, type_lines
 
 from chatrepl.chat import ChatSession
 from chatrepl.cli import main
@@ -30,7 +27,7 @@ from chatrepl.clients import redacted_key
 from chatrepl.errors import ChatError
 from chatrepl.historyuse import make_recorder
 from chatrepl.paths import resolve_paths
-from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
+from chatrepl.repl import discovery_status, toolbar_text
 from chatrepl.replstate import ReplState
 from chatrepl.sessions import SessionStore
 
@@ -69,12 +66,7 @@ class Scene:
 
     def repl(self, *lines: str) -> ReplState:
         state, out = self.state()
-        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-            for line in lines:
-                pipe.send_text(line + "\r")
-            pipe.send_text("\x04")
-            assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
-                            history_path=state.runtime.paths.history_file) == 0
+        type_lines(state, *lines)
         self.record(f"repl {lines}", out.getvalue())
         self.record("toolbar", toolbar_text(state))
         self.record("discovery status", discovery_status(state))

@@ -12,11 +12,11 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
-from replhelpers import build_repl_state
+from replhelpers import build_repl_state, type_lines
 
 from chatrepl.messages import Message
 from chatrepl.render import Printer
-from chatrepl.repl import Prepared, discovery_status, run_repl, toolbar_text
+from chatrepl.repl import Prepared, discovery_status, toolbar_text
 from chatrepl.replstate import ReplState
 
 
@@ -28,12 +28,7 @@ def repl_runner(home: Path, config: str, provider: str, model: str, *, since_las
 
     def run(*lines: str) -> tuple[ReplState, str]:
         start = len(out.getvalue()) if since_last_run else 0
-        with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
-            for line in lines:
-                pipe.send_text(line + "\r")
-            pipe.send_text("\x04")
-            assert run_repl(lambda _terminal: Prepared(state), input=pipe, output=DummyOutput(),
-                            history_path=state.runtime.paths.history_file) == 0
+        type_lines(state, *lines)
         return state, out.getvalue()[start:]
 
     return run
