@@ -147,8 +147,12 @@ def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Enviro
 
     args = build_command_parser(command, stdout).parse_args(argv)
     paths = resolve_paths(env, args.config)
+    # Listings and stored conversations hold ids, URLs, errors and text from servers and
+    # models: cleaned (JSON is escaped anyway; `history export -o FILE` writes the file as is).
+    # A CleanStream is a TextIO: it cleans writes and passes every other attribute through.
+    out, err = cast(TextIO, CleanStream(stdout)), cast(TextIO, CleanStream(stderr))
     if not command.needs_runtime:
-        return command.run(Call(args, paths, env, stdout, stderr))
+        return command.run(Call(args, paths, env, out, err))
     from chatrepl.runtime import build_runtime
 
     with collector_paused():  # imports and construction only: no network wait inside
@@ -156,9 +160,6 @@ def run_subcommand(command: Subcommand, argv: Sequence[str], environment: Enviro
     runtime.use_local_servers()
     for warning in runtime.warnings:
         stderr.write(clean(f"{PROG}: warning: {warning}") + "\n")
-    # Listings hold ids, URLs and errors from servers: cleaned (JSON is escaped anyway).
-    # A CleanStream is a TextIO: it cleans writes and passes every other attribute through.
-    out, err = cast(TextIO, CleanStream(stdout)), cast(TextIO, CleanStream(stderr))
     return command.run(Call(args, paths, env, out, err, _ask_on_terminal(stdin, err), runtime))
 
 

@@ -155,3 +155,19 @@ def test_continue_resumes_an_imported_autosave(home: Path, fake_server) -> None:
     assert code == 0, err
     sent = [r.body for r in fake_server.requests if r.path.endswith("/chat/completions")]
     assert [m["content"] for m in sent[-1]["messages"]] == ["first", "answer", "go on"]
+
+
+def test_show_and_export_print_no_control_characters_but_a_file_keeps_the_text(
+        home: Path, fake_server, tmp_path: Path) -> None:
+    hostile = "Evil \x1b[2J\x1b[31mRED\x1b[0m \u202eevil\u202c bell\x07 end"
+    fake_server.behavior.chat_reply = hostile
+    chat(home, "say something")
+    for argv in (["history", "show", "1"], ["history", "export", "1", "--format", "md"],
+                 ["history", "search", "evil"], ["history", "list"]):
+        code, out, _err = run(argv, home)
+        assert code == 0 and out
+        assert not any(ch in out for ch in "\x1b\x07\u202e\u202c"), argv
+    assert "Evil [2J[31mRED[0m evil bell end" in run(["history", "show", "1"], home)[1]
+    target = tmp_path / "kept.md"
+    assert run(["history", "export", "1", "--format", "md", "-o", str(target)], home)[0] == 0
+    assert hostile in target.read_text(encoding="utf-8")  # the file is what was said
