@@ -60,7 +60,7 @@ def cmd_compare(call: Call) -> int:
     contenders = _contenders(runtime, args.models)
     base = ChatSession(runtime.manager, runtime.env, runtime.config.chat,
                        provider=contenders[0].provider, model=contenders[0].model,
-                       system_prompt=args.system)
+                       system_prompt=args.system or runtime.config.system_prompt)
     base.parameters = runtime.parameters  # the config's and saved defaults, per model
     for contender in contenders:
         for line in runtime.parameters.notes_for(contender.provider, contender.model):

@@ -87,3 +87,16 @@ def test_per_model_defaults_of_the_config_go_to_their_model(chatrepl_home: Path,
         assert (code, err) == (0, "")
         assert chat_bodies_of(servers[0])[-1]["temperature"] == 0.2
         assert "temperature" not in chat_bodies_of(servers[1])[-1]
+
+
+def test_the_config_system_prompt_goes_to_every_model_unless_s_gives_one(
+        write_config, chatrepl_home: Path) -> None:
+    with started_servers(2) as servers:
+        write_config("system_prompt: answer in French\n" + config_text(servers))
+        assert run_cli(["compare", "-m", "al", "-m", "be", "hi"], chatrepl_home)[0] == 0
+        assert run_cli(["compare", "-m", "al", "-m", "be", "-s", "be brief", "hi"],
+                       chatrepl_home)[0] == 0
+        for server in servers:
+            first, second = (body["messages"][0] for body in chat_bodies_of(server))
+            assert first == {"role": "system", "content": "answer in French"}
+            assert second == {"role": "system", "content": "be brief"}
