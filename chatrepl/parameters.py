@@ -46,7 +46,7 @@ class ParameterSpec:
         if self.kind == "int":
             if self.name == "seed":
                 return "a whole number"
-            return "a whole number of at least 1"
+            return f"a whole number from 1 to {self.high:,.0f}"
         return f"a number from {self.low:g} to {self.high:g}"
 
 

@@ -78,8 +78,10 @@ def test_values_are_checked_with_one_line(chatrepl_home: Path, fake_server) -> N
     cases = {
         "/set temperature 3": "temperature must be a number from 0 to 2",
         "/set top_p -0.1": "top_p must be a number from 0 to 1",
-        "/set max_tokens 2.5": "max_tokens must be a whole number of at least 1",
-        "/set max_tokens 0": "max_tokens must be a whole number of at least 1",
+        "/set max_tokens 2.5": "max_tokens must be a whole number from 1 to 100,000,000",
+        "/set max_tokens 0": "max_tokens must be a whole number from 1 to 100,000,000",
+        "/set max_tokens 99999999999999999999":
+            "max_tokens must be a whole number from 1 to 100,000,000",
         "/set seed abc": "seed must be a whole number",
         "/set temperature nan": "temperature must be a number from 0 to 2",
         "/set reasoning_effort extreme": "reasoning_effort must be one of none, minimal, low",

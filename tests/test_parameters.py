@@ -93,7 +93,7 @@ def test_config_models_section_is_read(tmp_path: Path) -> None:
     ("models:\n  gpt-4o:\n    temperature: 0.3\n", 2,
      "models: 'gpt-4o' must be written provider/model"),
     ("models:\n  a/b:\n    seed: 1\n  c/d:\n    max_tokens: 1.5\n", 5,
-     "max_tokens: must be a whole number of at least 1, not 1.5"),
+     "max_tokens: must be a whole number from 1 to 100,000,000, not 1.5"),
     ("models:\n  a/b:\n    reasoning_effort: turbo\n", 3, "must be one of none, minimal"),
     ("models: [a/b]\n", 1, "models: Input should be a valid dictionary"),
 ])
