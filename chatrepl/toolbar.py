@@ -107,8 +107,8 @@ def toolbar_text(state: ReplState, width: int | None = None) -> str:
     if state.compare is not None:  # messages go to several models: /compare
         before.append(f"compare ×{len(state.compare.contenders)}")
     before.append(state.attachments.toolbar_text())  # `📎 2: 1 text, 1 image ~1.8k tokens`
-    # `branches` / `not saved`; `~tokens N` when part of it is a local estimate
-    after = [t for t in (history_text(state), state.tokens_text()) if t]
+    status = history_text(state)  # `branches` / `not saved`: gives way before tokens and cost
+    after = [state.tokens_text()]  # `~tokens N` when part of it is a local estimate
     cost = state.cost_text()
     if cost:
         after.append(cost)
@@ -119,12 +119,12 @@ def toolbar_text(state: ReplState, width: int | None = None) -> str:
         return " " + separator.join(p for p in pieces if p)
 
     if width is None:
-        return join([model, *before, *variants[:1], context, *after], SEPARATOR)
+        return join([model, *before, *variants[:1], context, status, *after], SEPARATOR)
     budget = width - 1  # the last column stays free so the line never wraps
-    for shown in dict.fromkeys([context, ""]):
+    for shown, kept in dict.fromkeys([(context, status), ("", status), ("", "")]):
         for separator in (SEPARATOR, NARROW_SEPARATOR):
             for middle in [*variants, ""]:
-                text = join([model, *before, middle, shown, *after], separator)
+                text = join([model, *before, middle, shown, kept, *after], separator)
                 if get_cwidth(text) <= budget:
                     return text
     # The model is cut in the middle to keep `✗ N failed`, then to keep tokens and cost only.

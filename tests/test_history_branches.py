@@ -38,6 +38,8 @@ def test_retry_keeps_the_first_reply_as_a_sibling(repl: HistoryRepl, fake_server
     db = repl.db()
     assert db.row(1).messages == 3 and db.row(1).branched  # type: ignore[union-attr]
     assert repl.state is not None and "branches" in toolbar_text(repl.state)
+    narrow = toolbar_text(repl.state, 28)  # `branches` gives way before the model and tokens
+    assert "branches" not in narrow and "fake/fake-chat" in narrow and "tokens" in narrow
 
 
 def test_branch_switches_to_the_other_reply_and_goes_on_from_there(repl: HistoryRepl,
