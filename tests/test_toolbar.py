@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fakeserver import FakeOpenAIServer
 from prompt_toolkit.utils import get_cwidth
-from test_repl import repl_runner
+from replhelpers import build_repl_state
 
 from chatrepl.discovery import DiscoveryState
 from chatrepl.replstate import ReplState
@@ -50,8 +49,10 @@ def eight_providers(servers: dict[str, FakeOpenAIServer]) -> str:
 
 
 def repl_state(home: Path, servers: dict[str, FakeOpenAIServer]) -> ReplState:
-    state, _ = repl_runner(home, eight_providers(servers), "alpha", "fake-chat")()
-    return state
+    """The REPL's state without its loop: a loop ended at once leaves its loader thread to
+    install the REPL's own progress callback later, over the one a test sets."""
+    (home / "config.yaml").write_text(eight_providers(servers), encoding="utf-8")
+    return build_repl_state(home, "alpha", "fake-chat").state
 
 
 def test_failures_show_a_short_typed_reason(chatrepl_home: Path, servers) -> None:
@@ -120,18 +121,9 @@ def test_the_refresher_redraws_once_more_when_a_round_ends(chatrepl_home: Path,
                                                           servers) -> None:
     state = repl_state(chatrepl_home, servers)
     refresher = state.runtime.refresher
-    assert refresher.wait(timeout=30)  # a start-up round still running would take the request
     seen: list[str] = []
-    ended = threading.Event()
-
-    def redraw() -> None:
-        seen.append(discovery_status(state))
-        if not refresher.is_refreshing():  # the round is over: this is its last redraw
-            ended.set()
-
-    refresher.on_progress = redraw
-    refresher.refresh(["alpha", "bad401"])
-    assert ended.wait(timeout=30)
+    refresher.on_progress = lambda: seen.append(discovery_status(state))
+    refresher.refresh(["alpha", "bad401"])  # synchronous: the round and its redraws are over
     assert seen[0].startswith("discovering 0/2")
     assert seen[-1] == "alpha 1 · bad401 ✗ 401"  # the last redraw shows the outcome
 
