@@ -77,15 +77,21 @@ def fit(meter: ContextMeter, chat: ChatSession, info: ModelInfo | None,
         text: str | None, attachments: Attachments = ()) -> Fit:
     """How the next request (`text` with `attachments`, or a retry when None) fits the current
     model's window."""
+    prompt, estimated = _prompt_size(meter, chat, text, attachments)
+    window = info.context_window if info is not None else None
+    return Fit(prompt, output_reserve(info, requested_max_tokens(chat)), window, estimated)
+
+
+def _prompt_size(meter: ContextMeter, chat: ChatSession, text: str | None,
+                 attachments: Attachments) -> tuple[int, bool]:
+    """(tokens, estimated) of the next request's prompt: what `fit` weighs, and where
+    `leave_out_oldest` starts from, so the two never disagree about whether it fits."""
     base, new = outgoing(chat, text, attachments)
     if text is not None or chat.unsent is not None:
         size = meter.size(chat, new)
-        prompt, estimated = size.tokens, size.estimated
-    else:  # a retry of the last message: its reply is not sent
-        prompt = meter.scale(chat, wire_tokens(chat.wire_messages([*base, *new])))
-        estimated = True
-    window = info.context_window if info is not None else None
-    return Fit(prompt, output_reserve(info, requested_max_tokens(chat)), window, estimated)
+        return size.tokens, size.estimated
+    # A retry of the last message: its reply is not sent.
+    return meter.scale(chat, wire_tokens(chat.wire_messages([*base, *new]))), True
 
 
 def messages_tokens(chat: ChatSession, messages: Sequence[Message]) -> int:
@@ -105,9 +111,9 @@ def leave_out_oldest(meter: ContextMeter, chat: ChatSession, text: str | None, w
     """Mark the oldest turns `left_out` (kept, not sent) until the next request fits `window`
     with `reserve` for the reply, or only the newest message is left. Returns how many
     messages were left out. The conversation list is replaced, never edited in place."""
-    base, new = outgoing(chat, text, attachments)
+    base, _new = outgoing(chat, text, attachments)
     budget = window - reserve
-    total = meter.scale(chat, wire_tokens(chat.wire_messages([*base, *new])))
+    total = _prompt_size(meter, chat, text, attachments)[0]
     if total <= budget:
         return 0
     cut = 0

@@ -4,6 +4,7 @@ correction by reported usage, and left-out messages (not sent, still saved)."""
 from __future__ import annotations
 
 from chatrepl.chat import ChatSession, TurnResult
+from chatrepl.contextguard import fit, leave_out_oldest
 from chatrepl.contextsize import (
     IMAGE_TOKENS,
     MESSAGE_OVERHEAD,
@@ -66,3 +67,19 @@ def test_left_out_messages_are_not_sent_but_saved(make_session) -> None:
     saved = read_session(chat.to_dict())
     assert [m.message().left_out for m in saved.messages] == [True, False, False]
     assert "left_out" not in chat.to_dict()["messages"][1]  # files without it read as before
+
+
+def test_leaving_out_starts_from_the_size_the_guard_weighed(make_session) -> None:
+    """A long reported reply makes the conversation larger than a fresh estimate of its text:
+    what is left out is reckoned from the size that overflowed, so something is left out."""
+    chat = _chat(make_session)
+    meter = ContextMeter()
+    sent = chat.wire_messages(chat.messages[:1])
+    result = TurnResult(text=chat.messages[1].content, reasoning="", interrupted=False,
+                        usage=Usage(wire_tokens(sent), 800), model=chat.model,
+                        provider=chat.provider)
+    meter.observe(chat, result, sent)
+    needed = fit(meter, chat, ModelInfo(context_window=1000), "hello")
+    assert needed.overflows and needed.window is not None
+    assert leave_out_oldest(meter, chat, "hello", needed.window, needed.reserve) == 2
+    assert [m.left_out for m in chat.messages] == [True, True]
