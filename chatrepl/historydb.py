@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS messages (
     parameters TEXT,
     attachments TEXT,
     usage TEXT,
-    cost REAL
+    cost REAL,
+    left_out INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_tree ON messages (conversation_id, parent_id);
 CREATE INDEX IF NOT EXISTS messages_parent ON messages (parent_id);
@@ -219,6 +220,7 @@ def _message_row(row: sqlite3.Row) -> StoredMessage:
     attachments = _loads(row["attachments"])
     parameters = _loads(row["parameters"])
     message = Message(role, row["content"], interrupted=bool(row["interrupted"]),
+                      left_out=bool(row["left_out"]),
                       attachments=tuple(a for a in attachments if isinstance(a, dict))
                       if isinstance(attachments, list) else (),
                       parameters=parameters if isinstance(parameters, dict) else {})
@@ -291,6 +293,10 @@ class HistoryDB:
                     with contextlib.suppress(sqlite3.Error):
                         self._db.execute("ROLLBACK")
                     raise
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+            if "left_out" not in columns:  # a database made before messages could be left out
+                self._db.execute("ALTER TABLE messages ADD COLUMN left_out INTEGER NOT NULL"
+                                 " DEFAULT 0")
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -378,12 +384,12 @@ class HistoryDB:
             m = new.message
             cursor = db.execute(
                 "INSERT INTO messages (conversation_id, parent_id, role, content, interrupted,"
-                " created, provider, model, parameters, attachments, usage, cost)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created, provider, model, parameters, attachments, usage, cost, left_out)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, parent, m.role, m.content, int(m.interrupted), now,
                  new.provider, new.model, _json(dict(m.parameters)),
                  _json([dict(a) for a in m.attachments]), _json(new.usage and dict(new.usage)),
-                 new.cost))
+                 new.cost, int(m.left_out)))
             parent = int(cursor.lastrowid or 0)
             ids.append(parent)
             self._written += 2 * len(m.content) + 512  # the row, its index entries, the page
@@ -418,6 +424,13 @@ class HistoryDB:
             row = db.execute("SELECT 1 FROM messages WHERE parent_id = ? LIMIT 1",
                              (parent,)).fetchone()
         return row is not None
+
+    def set_left_out(self, left_out: Sequence[int], sent: Sequence[int]) -> None:
+        """Mark messages `left_out` of what is sent (the context guard), and `sent` again."""
+        with self._write() as db:
+            for flag, ids in ((1, left_out), (0, sent)):
+                db.executemany("UPDATE messages SET left_out = ? WHERE id = ?",
+                               [(flag, message_id) for message_id in ids])
 
     def set_current(self, conversation_id: int, leaf_id: int | None) -> None:
         """Make the path ending at `leaf_id` the one shown."""

@@ -232,6 +232,7 @@ class HistoryRecorder:
             if not _same(stored, message):
                 break
             shared += 1
+        self._store_left_out(db, messages[:shared])
         new = messages[shared:]
         if not new:
             if shared < len(self.path_ids):  # went back up the tree (a shorter path)
@@ -255,5 +256,17 @@ class HistoryRecorder:
         if shared < len(self.path_ids):
             self.has_branches = True
         self.path_ids = [*self.path_ids[:shared], *ids]
-        self._stored = [*self._stored[:shared],
-                        *(replace(m, left_out=False) if m.left_out else m for m in new)]
+        self._stored = [*self._stored[:shared], *new]
+
+    def _store_left_out(self, db: HistoryDB, messages: Sequence[Message]) -> None:
+        """Store which of the stored `messages` the context guard now leaves out (or sends
+        again), so a resumed conversation leaves out the same."""
+        stored = self._stored[:len(messages)]
+        changed = [i for i, (before, now) in enumerate(zip(stored, messages, strict=True))
+                   if before.left_out != now.left_out]
+        if not changed:
+            return
+        db.set_left_out([self.path_ids[i] for i in changed if messages[i].left_out],
+                        [self.path_ids[i] for i in changed if not messages[i].left_out])
+        for i in changed:
+            self._stored[i] = messages[i]

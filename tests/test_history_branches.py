@@ -129,7 +129,7 @@ def test_export_writes_the_current_path(repl: HistoryRepl, fake_server,
     assert "new answer" in out and "old answer" not in out and out.startswith("# question")
 
 
-def test_turns_the_context_guard_left_out_are_not_a_branch(tmp_path: Path) -> None:
+def test_turns_the_context_guard_left_out_are_not_a_branch_and_stay_left_out(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from chatrepl.historydb import HistoryDB
@@ -146,6 +146,18 @@ def test_turns_the_context_guard_left_out_are_not_a_branch(tmp_path: Path) -> No
     db = HistoryDB(path)
     row = db.row(1)
     assert row is not None and row.messages == 4 and not row.branched
+    # Resumed, it leaves out what it left out (`--continue`, `/load ID`).
+    conversation = db.conversation(1)
+    assert conversation is not None
+    assert [m.message.left_out for m in conversation.path] == [True, True, False, False]
+    db.close()
+    recorder = HistoryRecorder(path, lambda line: None)
+    recorder.follow(conversation)  # `/context --restore` sends them again
+    recorder.record(Snapshot("p", "m", None, (*first, user("new"), assistant("reply"))))
+    recorder.close()
+    db = HistoryDB(path)
+    restored = db.conversation(1)
+    assert restored is not None and not any(m.message.left_out for m in restored.path)
     db.close()
 
 

@@ -172,3 +172,16 @@ def test_a_database_opened_twice_keeps_its_schema(tmp_path: Path) -> None:
     again = HistoryDB(path)
     assert [r.title for r in again.recent()] == ["q"]
     again.close()
+
+
+def test_a_database_from_before_left_out_messages_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    HistoryDB(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("ALTER TABLE messages DROP COLUMN left_out")
+    db = HistoryDB(path)
+    conversation = db.new_conversation("p", "m")
+    db.add_messages(conversation, None, [NewMessage(Message("user", "hi", left_out=True))])
+    found = db.conversation(conversation)
+    assert found is not None and [m.message.left_out for m in found.path] == [True]
+    db.close()
