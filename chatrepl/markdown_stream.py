@@ -250,6 +250,11 @@ class MarkdownStream:
                 return
         self._write(text)
 
+    @property
+    def holds_word(self) -> bool:
+        """True while the wrapper holds back the start of a word (no space after it yet)."""
+        return bool(self._line_wraps and self._wrapper is not None and self._wrapper.held)
+
     def release(self) -> None:
         """Write the word the wrapper holds back (the stream stalled in the middle of it)."""
         if self._line_wraps and self._wrapper is not None and self._wrapper.held:

@@ -248,6 +248,8 @@ class Printer:
         if self._markdown is not None:
             with self._held_lock:  # the frame timer may release a held word meanwhile
                 self._markdown.feed(text)  # it cleans the text before styling
+                if self._markdown.holds_word and self._timer is None:
+                    self._start_timer()  # a word held back still shows within a frame
             self._line_open = self._markdown.pending
             return
         text = clean(text)

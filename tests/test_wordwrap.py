@@ -104,3 +104,27 @@ def test_markdown_stream_breaks_raw_and_styled_lines_between_words(width: int, s
                  "closing", "several"):
         assert shown.split().count(word) == 1, word  # restyled in place: no leftovers
     assert "(https://example.com/x)" in shown
+
+
+def test_with_markdown_a_word_without_a_space_yet_shows_within_a_frame() -> None:
+    """A URL streamed in pieces, with no space for seconds: shown as it comes, not held until
+    the space."""
+    out = io.StringIO()
+    printer = Printer(out, color=True, wrap=True, width=60)
+    printer.content("See ")
+    printer.content("https://example.com/")
+    released = threading.Event()
+    original = printer.flush
+
+    def flush_and_signal() -> None:
+        original()
+        if "example.com" in out.getvalue():
+            released.set()
+
+    printer.flush = flush_and_signal  # type: ignore[method-assign]
+    assert released.wait(timeout=5)
+    printer.content("very/long ")
+    printer.finish_stream()
+    screen = Screen(60)
+    screen.feed(out.getvalue())
+    assert "See https://example.com/very/long" in screen.text()
