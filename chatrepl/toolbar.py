@@ -33,7 +33,8 @@ class ProviderLine:
 
 
 def provider_lines(state: ReplState) -> list[ProviderLine]:
-    """Every provider with an outcome: discovered in this run, or fresh from the cache."""
+    """Every provider with an outcome: discovered in this run, or with models from the cache
+    or the config (still in the menu once the cache has gone stale)."""
     from chatrepl.discovery import DiscoveryState  # deferred: see chatrepl/__init__.py
 
     runtime = state.runtime
@@ -42,7 +43,7 @@ def provider_lines(state: ReplState) -> list[ProviderLine]:
     for name, provider in runtime.manager.items():
         status = statuses.get(name)
         if status is None or status.state in (DiscoveryState.PENDING, DiscoveryState.RUNNING):
-            if runtime.discovery.is_fresh(name):
+            if provider.valid_models or runtime.discovery.is_fresh(name):
                 lines.append(ProviderLine(name, len(provider.valid_models), False))
         elif status.state == DiscoveryState.OK:
             lines.append(ProviderLine(name, status.models, False))

@@ -133,3 +133,19 @@ def test_the_toolbar_does_not_bring_pydantic_before_the_first_prompt() -> None:
             "print('pydantic' in sys.modules, 'chatrepl.discovery' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+def test_providers_whose_cached_models_went_stale_still_show(chatrepl_home: Path,
+                                                            fake_server: FakeOpenAIServer) -> None:
+    """The cache is past its TTL and no round has run yet: the models are still in the menu,
+    so the provider is still in the summary."""
+    from test_cli import run
+
+    fake_server.behavior.models = ["m1", "m2"]
+    (chatrepl_home / "config.yaml").write_text(
+        f"providers:\n  fake:\n    base_api_url: {fake_server.url}\n"
+        "discovery: {on_startup: false, ttl_seconds: 0}\n", encoding="utf-8")
+    assert run(["discover"], chatrepl_home)[0] == 0
+    state = build_repl_state(chatrepl_home, "fake", "m1").state
+    assert not state.runtime.discovery.is_fresh("fake")
+    assert "fake 2" in discovery_status(state)
