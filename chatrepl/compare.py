@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chatrepl.modelinfo import ModelInfo
 
 MIN_MODELS = 2
+MIN_RATE_SECONDS = 0.05  # a reply streamed faster than this shows no tokens per second
 MAX_MODELS = 6  # columns side by side stop being readable beyond this
 JOIN_SECONDS = 5.0  # after Ctrl-C, how long the workers are waited for
 TICK_SECONDS = 0.05  # the caller's `tick` runs at least this often while replies stream
@@ -98,11 +99,12 @@ class Figures:
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Reply tokens per second after the first token; None when not measurable."""
+        """Reply tokens per second after the first token; None when not measurable (a reply
+        that came in one burst, in less than MIN_RATE_SECONDS, has no rate worth showing)."""
         if self.usage is None or self.first_token_seconds is None:
             return None
         streaming = self.seconds - self.first_token_seconds
-        if streaming <= 0 or not self.usage.completion_tokens:
+        if streaming < MIN_RATE_SECONDS or not self.usage.completion_tokens:
             return None
         return self.usage.completion_tokens / streaming
 

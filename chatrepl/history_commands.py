@@ -88,10 +88,11 @@ def _branches(state: ReplState, argument: str) -> None:
         state.printer.line("no branches here (/retry and /edit make them)")
         return
     texts, current = result
+    room = max(20, min(100, state.printer.columns() - 7))  # `* 1. `, `…`, the last column
     for number, text in enumerate(texts, 1):
         mark = "*" if number - 1 == current else " "
         flat = " ".join(text.split())
-        state.printer.line(f"{mark}{number:>2}. {flat[:100] + ('…' if len(flat) > 100 else '')}")
+        state.printer.line(f"{mark}{number:>2}. {flat[:room] + ('…' if len(flat) > room else '')}")
     state.printer.info("/branch K switches (* is the one shown)")
 
 

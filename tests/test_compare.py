@@ -8,9 +8,10 @@ import threading
 from comparehelpers import CONTENDERS, base_session, chat_bodies_of, started_servers
 from interrupts import Interrupter
 
-from chatrepl.compare import CompareEvent, run_comparison
+from chatrepl.compare import CompareEvent, Figures, run_comparison
 from chatrepl.messages import Message
 from chatrepl.modelinfo import ModelInfo
+from chatrepl.reply import Usage
 
 
 def _no_compare_workers() -> bool:
@@ -129,3 +130,8 @@ def test_ctrl_c_stops_every_reply_and_keeps_what_arrived() -> None:
         for server in servers:  # the next turn works
             server.behavior.chat_fault = None
         assert base.send("again").text == "alpha says hi"
+
+
+def test_a_reply_that_came_in_one_burst_has_no_rate() -> None:
+    assert Figures(0.01, 0.012, Usage(5, 100)).tokens_per_second is None
+    assert Figures(0.1, 1.1, Usage(5, 100)).tokens_per_second == 100

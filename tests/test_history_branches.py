@@ -169,3 +169,12 @@ def test_undo_then_a_new_turn_keeps_the_undone_one_as_a_branch(repl: HistoryRepl
     db = repl.db()
     row = db.row(1)
     assert row is not None and row.messages == 6 and row.branched
+
+
+def test_branches_previews_fit_the_screen(repl: HistoryRepl, fake_server) -> None:
+    fake_server.behavior.chat_reply = "long " * 40
+    repl.run("question")
+    fake_server.behavior.chat_reply = "longer " * 40
+    printed = repl.run("/retry", "/branches", resume=True)
+    listed = [line for line in printed.splitlines() if line[1:4] in (" 1.", " 2.")]
+    assert len(listed) == 2 and all(len(line) < 80 for line in listed)  # 80-column printer
