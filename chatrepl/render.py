@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Mapping
@@ -183,21 +184,35 @@ class Printer:
 
     # -- messages ----------------------------------------------------------------------------
 
+    def _fold(self, text: str, stream: TextIO) -> str:
+        """`text` broken between words to the width of `stream` when it is a terminal (a
+        message is never cut inside a word by the terminal's own wrapping)."""
+        if not is_terminal(stream):
+            return text
+        width = max(20, (self._fixed_width or self._size(stream)) - 1)
+        if all(len(line) <= width for line in text.split("\n")):
+            return text
+        return "\n".join(textwrap.fill(line, width, break_long_words=False,
+                                        break_on_hyphens=False) if line else line
+                         for line in text.split("\n"))
+
     def line(self, text: str = "") -> None:
         self.finish_stream()
         self._write(clean(text) + "\n")
 
     def info(self, text: str) -> None:
         self.finish_stream()
-        self._write(self._paint(DIM, clean(text)) + "\n")
+        self._write(self._paint(DIM, self._fold(clean(text), self.out)) + "\n")
 
     def warning(self, text: str) -> None:
         self.finish_stream()
-        self._write(self._paint(YELLOW, f"warning: {clean(text)}", self.err) + "\n", self.err)
+        folded = self._fold(f"warning: {clean(text)}", self.err)
+        self._write(self._paint(YELLOW, folded, self.err) + "\n", self.err)
 
     def error(self, text: str) -> None:
         self.finish_stream()
-        self._write(self._paint(RED, f"error: {clean(text)}", self.err) + "\n", self.err)
+        folded = self._fold(f"error: {clean(text)}", self.err)
+        self._write(self._paint(RED, folded, self.err) + "\n", self.err)
 
     def err_line(self, text: str, *, dim: bool = False) -> None:
         """One line on `err` as it is (`chatrepl: ...` of one-shot runs), dimmed if asked."""

@@ -135,3 +135,27 @@ def test_help_command_lays_out_for_the_printers_width(width: int) -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) > len(list(REGISTRY)) and all(len(line) < width for line in lines)
     assert lines[-1].endswith("exits.")
+
+
+class TerminalBuffer(io.StringIO):
+    """What a Printer writes, as if to a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_messages_to_a_narrow_terminal_break_between_words() -> None:
+    out = TerminalBuffer()
+    printer = Printer(out, width=40)
+    message = ("the conversation (~2,345 tokens) history and message do not fit"
+               " alpha/alpha-chat's window; raise budget.confirm_over_usd")
+    printer.warning(message)
+    printer.error(message)
+    printer.info(message)
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 39 for line in lines)
+    for word in ("message", "alpha/alpha-chat's", "budget.confirm_over_usd"):
+        assert sum(word in line for line in lines) == 3  # each time whole, on one line
+    piped = io.StringIO()
+    Printer(piped, width=40).warning(message)  # not a terminal: one line, as given
+    assert piped.getvalue() == f"warning: {message}\n"
