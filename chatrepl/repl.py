@@ -33,6 +33,7 @@ from chatrepl.guardprompt import PromptAsker, command_argument
 from chatrepl.inputhistory import BoundedFileHistory
 from chatrepl.replterminal import PromptTerminal
 from chatrepl.sanitize import clean
+from chatrepl.sigint import ctrl_c_not_echoed
 from chatrepl.tabkey import complete_now
 from chatrepl.toolbar import discovery_status, toolbar_text
 
@@ -203,12 +204,13 @@ def handle_line(state: ReplState, line: str) -> None:
     if not text:
         return
     try:
-        if text.startswith("/") and not text.startswith("//"):
-            REGISTRY.dispatch(state, text)
-        elif state.compare is not None:
-            state.compare.send(state, text[1:] if text.startswith("//") else line)
-        else:
-            state.run_turn(text[1:] if text.startswith("//") else line)
+        with ctrl_c_not_echoed(sys.stdin if sys.stdin.isatty() else sys.stdout):
+            if text.startswith("/") and not text.startswith("//"):
+                REGISTRY.dispatch(state, text)
+            elif state.compare is not None:
+                state.compare.send(state, text[1:] if text.startswith("//") else line)
+            else:
+                state.run_turn(text[1:] if text.startswith("//") else line)
     except ChatReplError as exc:
         state.printer.error(exc.in_repl())
     except KeyboardInterrupt:

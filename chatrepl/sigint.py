@@ -9,11 +9,13 @@ KeyboardInterrupt still stops the reply at the next chunk.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
+from typing import TextIO
 
 
 @contextmanager
@@ -46,3 +48,35 @@ def keyboard_interrupts_on() -> None:
     Only from the main thread."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextmanager
+def ctrl_c_not_echoed(stream: TextIO) -> Iterator[None]:
+    """While the block runs, the terminal behind `stream` does not echo Ctrl-C as `^C` in the
+    middle of a streamed reply (its ECHOCTL flag is cleared, then put back). Nothing is done
+    when `stream` is not a terminal."""
+    try:
+        import termios  # POSIX only
+    except ImportError:
+        yield
+        return
+    try:
+        fd = stream.fileno()
+        if not os.isatty(fd):
+            raise OSError
+        before = termios.tcgetattr(fd)
+    except (OSError, ValueError, AttributeError, termios.error):
+        yield
+        return
+    quiet = list(before)
+    quiet[3] &= ~termios.ECHOCTL
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    except termios.error:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with suppress(termios.error):
+            termios.tcsetattr(fd, termios.TCSANOW, before)

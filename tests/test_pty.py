@@ -100,6 +100,7 @@ def test_complete_switch_chat_interrupt_and_exit(configured_home: Path, fake_ser
         child.send("tell me a very long story\r")
         child.expect(r"w?\.\.\.")  # dots keep arriving from the endless stream
         _interrupt_the_endless_reply(child)
+        assert "^C" not in child.before  # the terminal does not echo Ctrl-C into the reply
         child.expect("›")
 
         fake_server.behavior.chat_fault = None
