@@ -52,9 +52,9 @@ def tokens_text(tokens: int) -> str:
 
 
 def at_paths(text: str, cwd: Path) -> list[str]:
-    """The `@path` tokens of a message that name a file or folder, or look like a path (a `/`,
-    a `.`, a leading `~`): those are attached, and a missing one is an error. Any other `@word`
-    is left as text."""
+    """The `@path` tokens of a message that name a file or folder, or start as a path does
+    (`/`, `./`, `../`, `~`): those are attached, and a missing one is an error. Any other
+    `@word` is left as text (`@functools.wraps`, `@v1.2`, `@app.route('/')`)."""
     found: list[str] = []
     for match in _AT_TOKEN.finditer(text):
         word = match.group(1)
@@ -64,7 +64,7 @@ def at_paths(text: str, cwd: Path) -> list[str]:
             found.append(existing)
             continue
         bare = word.rstrip(_TRAILING)
-        if bare and ("/" in bare or "." in bare or bare.startswith("~")):
+        if bare.startswith(("/", "./", "../", "~")):
             found.append(bare)  # reading it says it is missing
     return found
 

@@ -120,8 +120,9 @@ def test_piped_stdin_is_a_text_attachment_and_empty_stdin_none() -> None:
 
 def test_at_tokens_that_look_like_paths_are_attached_others_left_as_text(tmp_path: Path) -> None:
     (tmp_path / "readme").write_text("r", encoding="utf-8")
-    text = "see @readme, @src/x.py and @~/notes; mail @bob or me@host.org"
-    assert at_paths(text, tmp_path) == ["readme", "src/x.py", "~/notes"]
+    text = ("see @readme, @./src/x.py and @~/notes; mail @bob or me@host.org; we use @v1.2"
+            " and @functools.wraps, @app.route('/')")
+    assert at_paths(text, tmp_path) == ["readme", "./src/x.py", "~/notes"]
 
 
 def test_text_only_content_stays_a_string_and_images_make_parts() -> None:

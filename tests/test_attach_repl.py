@@ -111,7 +111,7 @@ def test_at_path_in_a_message_attaches_the_file_and_a_missing_one_sends_nothing(
         chatrepl_home: Path, fake_server, folder: Path) -> None:
     (folder / "code.py").write_text("print('hi')\n", encoding="utf-8")
     run = repl_with_catalog(chatrepl_home, fake_server)
-    _, text = run("explain @nope.py please")
+    _, text = run("explain @./nope.py please")
     assert chat_bodies(fake_server) == []
     assert "nope.py: no such file" in text
     run("explain @code.py, mail me @home")
