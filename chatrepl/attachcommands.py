@@ -18,6 +18,7 @@ from chatrepl.errors import UsageError
 from chatrepl.replstate import ReplState
 from chatrepl.sanitize import clean
 from chatrepl.slash_commands import command
+from chatrepl.wording import plural
 
 
 def _word_before(document: Document) -> str:
@@ -113,8 +114,11 @@ def _detach(state: ReplState, argument: str) -> None:
             number = int(argument)
         except ValueError:
             raise UsageError("usage: /detach [N] (N as /attach lists them)") from None
+    pending = state.attachments.drop_loading() if number is None else 0
     dropped = state.attachments.drop(number)
-    if not dropped:
+    if pending:
+        state.printer.info(f"dropped {plural(pending, 'read')} still running")
+    elif not dropped:
         state.printer.info("nothing was staged")
     for item in dropped:
         state.printer.info(clean(f"dropped {item.name}"))

@@ -9,10 +9,11 @@ staged items are dropped only once a reply came; a refusal or a failed turn leav
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,34 @@ def _exists(cwd: Path, word: str) -> bool:
         return False
 
 
+class _Worker:
+    """One daemon thread running loads in order. A read that never ends (a FIFO, a hung
+    network mount) holds it for ever; the tray then abandons it and starts another, and it
+    never holds up the exit."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[None], Callable[[], None]]] = \
+            queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="chatrepl-attach", daemon=True).start()
+
+    def submit(self, run: Callable[[], None]) -> Future[None]:
+        future: Future[None] = Future()
+        self._jobs.put((future, run))
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            future, run = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                run()
+            except BaseException as exc:  # handed to whoever waits for the load
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+
 @dataclass(frozen=True)
 class _Slot:
     """One `/attach`: its place in the order, and its items once read."""
@@ -93,11 +122,12 @@ class AttachmentTray:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._slots: tuple[_Slot, ...] = ()
-        self._loads: list[Future[None]] = []
+        self._loads: dict[int, Future[None]] = {}  # by order: loads not dropped
         self._next = 0
+        self._dropped_before = 0  # loads of this order or lower were dropped: not staged
         # One worker, started on the first load: handing it a load never waits for a thread
         # to start (Thread.start() does, and on a busy machine that is the slow part).
-        self._worker: ThreadPoolExecutor | None = None
+        self._worker: _Worker | None = None
 
     # -- reading -------------------------------------------------------------------------
     @property
@@ -108,7 +138,7 @@ class AttachmentTray:
 
     def loading(self) -> int:
         with self._lock:
-            return sum(not load.done() for load in self._loads)
+            return sum(not load.done() for load in self._loads.values())
 
     def __len__(self) -> int:
         return len(self.items)
@@ -138,6 +168,8 @@ class AttachmentTray:
         """Stage `items`; AttachmentError (nothing staged) past MAX_TOTAL_BYTES in all."""
         order = self._reserve() if order is None else order
         with self._lock:
+            if order <= self._dropped_before:  # its read was dropped (/detach) meanwhile
+                return
             staged = sum(i.size for slot in self._slots for i in slot.items)
             added = sum(i.size for i in items)
             if staged + added > MAX_TOTAL_BYTES:
@@ -156,6 +188,8 @@ class AttachmentTray:
         def run() -> None:
             try:
                 loaded = job()
+                if order <= self._dropped_before:
+                    return
                 self.add(loaded.items, order)
             except AttachmentError as exc:
                 report([str(exc)], True)
@@ -169,9 +203,10 @@ class AttachmentTray:
 
         with self._lock:
             if self._worker is None:
-                self._worker = ThreadPoolExecutor(1, thread_name_prefix="chatrepl-attach")
+                self._worker = _Worker()
             load = self._worker.submit(run)
-            self._loads = [f for f in self._loads if not f.done()] + [load]
+            self._loads = {o: f for o, f in self._loads.items() if not f.done()}
+            self._loads[order] = load
         return load
 
     def start_paths(self, words: Sequence[str], cwd: Path, report: Report,
@@ -182,9 +217,22 @@ class AttachmentTray:
     def wait(self) -> None:
         """Until every load has finished (KeyboardInterrupt on Ctrl-C)."""
         with self._lock:
-            loads = list(self._loads)
+            loads = list(self._loads.values())
         for load in loads:
-            load.result()
+            if not load.cancelled():
+                load.result()
+
+    def drop_loading(self) -> int:
+        """Forget the loads still running (`/detach`): what they read is not staged. A read
+        that never ends is left to its thread; later loads get a new one. Returns how many."""
+        with self._lock:
+            pending = [f for f in self._loads.values() if not f.done()]
+            self._dropped_before = self._next
+            self._loads = {}
+            for future in pending:
+                if not future.cancel():  # running now: it may never end
+                    self._worker = None
+        return len(pending)
 
     def waiting_line(self) -> str:
         count = len(self.items)
@@ -198,6 +246,7 @@ class AttachmentTray:
             with self._lock:
                 self._slots = ()
             return list(items)
+
         if not 1 <= number <= len(items):
             raise AttachmentError(f"no staged attachment {number}; /attach lists them"
                                   if items else "nothing is staged")

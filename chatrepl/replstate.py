@@ -252,7 +252,7 @@ class ReplState:
                     self.current_model, self.conversation_tokens(),
                     stored_bytes(self.chat.messages))
             except KeyboardInterrupt:
-                self.printer.info("[interrupted] nothing sent")
+                self.printer.info("[interrupted] nothing sent (/detach drops a read that does not end)")
                 return None
         edit = start_edit(self, text)  # /edit: the conversation up to the edited message
         if not self._local_server_ready() or not self.guards.allow(self, text, records):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -210,3 +212,21 @@ def test_staged_attachments_are_not_sent_in_compare_mode(chatrepl_home: Path, fa
     assert chat_bodies(fake_server) == []
     assert "attachments go with a message to one model: /compare off first" in text
     assert len(state.attachments.items) == 1
+
+
+def test_detach_drops_a_read_that_never_ends_and_attaching_goes_on(
+        chatrepl_home: Path, fake_server, folder: Path) -> None:
+    """A FIFO nobody writes to: its read never ends. /detach drops it, a message goes without
+    waiting for it, a later /attach is read on a new worker, and no worker holds up the exit."""
+    os.mkfifo(folder / "pipe")
+    (folder / "notes.txt").write_text("the notes\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    try:
+        _, text = run("/attach pipe", "/detach", "hello", "/attach notes.txt", "with notes")
+        assert "dropped 1 read still running" in text
+        first, second = (body["messages"][-1]["content"] for body in chat_bodies(fake_server))
+        assert first == "hello"
+        assert "the notes" in str(second) and "with notes" in str(second)
+        assert all(t.daemon for t in threading.enumerate() if t.name == "chatrepl-attach")
+    finally:  # end the read (its result is not staged: it was dropped)
+        os.close(os.open(folder / "pipe", os.O_WRONLY | os.O_NONBLOCK))
