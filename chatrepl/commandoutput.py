@@ -81,6 +81,9 @@ def run_command(command: str, *, seconds: float = COMMAND_SECONDS,
         _kill(process)
         raise
     finally:
+        # What it left running in the background (`cmd &`) would hold the output open: its
+        # output ends with the shell, and the rest of its process group goes with it.
+        _kill(process)
         for reader in (out, err):
             if reader.ident is not None:
                 reader.join(timeout=5)

@@ -230,3 +230,17 @@ def test_the_text_of_a_real_pdf_is_extracted_and_sent_to_a_model_that_takes_no_p
     assert "Walruses gather on the ice" in pdf.text
     (part,) = outgoing([pdf], ModelInfo(inputs=("text",)), "m", 0)
     assert "Walruses gather on the ice" in str(part)
+
+
+def test_what_a_command_leaves_running_in_the_background_is_ended_with_it(
+        tmp_path: Path) -> None:
+    """`sleep 300 & echo started`: the output is what came before the shell ended; the
+    background sleep, which held the output open, is killed with its process group."""
+    pid_file = tmp_path / "pid"
+    item = run_command(f"sleep 300 & echo $! > {pid_file}; echo started")
+    assert item.text == "started\n"
+    pid = int(pid_file.read_text(encoding="utf-8"))
+    # Dead once the output was read to its end (the sleep held it open): gone, or a zombie
+    # waiting for a reaper.
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
