@@ -3,10 +3,12 @@ attachment with the prompt, and the REPL then reads keys from the terminal, not 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import shlex
 import sys
-import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -49,15 +51,29 @@ def test_piped_stdin_with_interactive_goes_on_in_the_repl(chatrepl_home: Path, f
         first["messages"][-1]["content"], "Looks fine.", "and the tests?"]
 
 
-def _pid_written(path: Path) -> int:
-    """The process id the command wrote to `path` (it is a separate process: polled)."""
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        if text.endswith("\n"):
-            return int(text)
-        time.sleep(0.02)
-    raise AssertionError(f"the command never wrote {path}")
+@contextlib.contextmanager
+def _pid_channel(path: Path) -> Iterator[Callable[[], int]]:
+    """A FIFO at `path` for a command to `echo $$ >` into; yields a function that waits (up to
+    TIMEOUT) for the process id written. The test's own write end keeps the FIFO open, so
+    waiting ends on data only."""
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    keeper = os.open(path, os.O_WRONLY)
+
+    def pid() -> int:
+        data = b""
+        while not data.endswith(b"\n"):
+            ready, _, _ = select.select([reader], [], [], TIMEOUT)
+            if not ready:
+                raise AssertionError(f"the command never wrote {path}")
+            data += os.read(reader, 64)
+        return int(data)
+
+    try:
+        yield pid
+    finally:
+        os.close(keeper)
+        os.close(reader)
 
 
 def test_attach_option_stages_for_the_repl_and_ctrl_c_stops_a_command(
@@ -73,25 +89,26 @@ def test_attach_option_stages_for_the_repl_and_ctrl_c_stops_a_command(
     env = {**os.environ, "CHATREPL_HOME": str(chatrepl_home), "PROMPT_TOOLKIT_NO_CPR": "1",
            "TERM": "xterm", "NO_COLOR": "1"}
     env.pop("CHATREPL_CONFIG", None)
-    child = pexpect.spawn(sys.executable, ["-m", "chatrepl", "-m", "fake/fake-chat", "-a",
-                                           "notes.txt"], cwd=str(work), env=env,
-                          encoding="utf-8", timeout=TIMEOUT, dimensions=(30, 120))
-    try:
-        child.expect("attached notes.txt")
-        child.send("/attach !echo $$ > cmd.pid; exec sleep 60\r")
-        child.expect("Ctrl-C stops it")
-        pid = _pid_written(work / "cmd.pid")
-        child.sendcontrol("c")
-        child.expect(r"\[stopped\] nothing attached")
-        with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
-            os.kill(pid, 0)
-        child.send("what is in it?\r")
-        child.expect("Hello from the fake server.")
-        child.expect("›")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
+    with _pid_channel(work / "cmd.pid") as written_pid:
+        child = pexpect.spawn(sys.executable, ["-m", "chatrepl", "-m", "fake/fake-chat", "-a",
+                                               "notes.txt"], cwd=str(work), env=env,
+                              encoding="utf-8", timeout=TIMEOUT, dimensions=(30, 120))
+        try:
+            child.expect("attached notes.txt")
+            child.send("/attach !echo $$ > cmd.pid; exec sleep 60\r")
+            child.expect("Ctrl-C stops it")
+            pid = written_pid()
+            child.sendcontrol("c")
+            child.expect(r"\[stopped\] nothing attached")
+            with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+                os.kill(pid, 0)
+            child.send("what is in it?\r")
+            child.expect("Hello from the fake server.")
+            child.expect("›")
+            child.sendcontrol("d")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
     (body,) = chat_bodies(fake_server)
     assert body["messages"][-1]["content"] == (
         "===== notes.txt =====\nremember me\n===== end of notes.txt =====\n\nwhat is in it?")
