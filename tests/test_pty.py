@@ -71,6 +71,14 @@ def _interrupt_the_endless_reply(child: pexpect.spawn) -> None:
                          f"last output: {child.before[-200:]!r}")
 
 
+def _exit_with_ctrl_d(child: pexpect.spawn) -> None:
+    """Ctrl-D at the prompt: chatrepl ends, with exit code 0."""
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
 @pytest.mark.timeout(120)  # eight tries of five seconds on a busy machine, and the rest
 def test_complete_switch_chat_interrupt_and_exit(configured_home: Path, fake_server) -> None:
     child = _spawn(configured_home)
@@ -108,11 +116,9 @@ def test_complete_switch_chat_interrupt_and_exit(configured_home: Path, fake_ser
         child.send("are you there\r")
         child.expect("still alive")
         child.expect("›")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        _exit_with_ctrl_d(child)
     finally:
         child.close()
-    assert child.exitstatus == 0
 
 
 def test_bad_config_in_the_repl_exits_2_with_one_line(chatrepl_home: Path) -> None:
@@ -135,11 +141,9 @@ def test_typing_before_the_config_has_loaded_is_not_lost(configured_home: Path, 
         child.send("early bird\r")  # typed at once, possibly before the config is loaded
         child.expect("got it")
         child.expect("›")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        _exit_with_ctrl_d(child)
     finally:
         child.close()
-    assert child.exitstatus == 0
     sent = [r.body for r in fake_server.requests if r.path.endswith("/chat/completions")]
     assert sent[-1]["messages"][-1] == {"role": "user", "content": "early bird"}
 
@@ -161,8 +165,6 @@ def test_ctrl_c_stops_a_reply_of_a_repl_started_with_sigint_ignored(configured_h
         child.expect(r"w?\.\.\.")
         _interrupt_the_endless_reply(child)
         child.expect("›")
-        child.sendcontrol("d")
-        child.expect(pexpect.EOF)
+        _exit_with_ctrl_d(child)
     finally:
         child.close()
-    assert child.exitstatus == 0

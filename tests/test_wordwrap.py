@@ -48,22 +48,27 @@ def test_plain_stream_breaks_between_words(width: int, seed: int) -> None:
     assert_no_cut_words(screen, TEXT)
 
 
+def _shows_within_a_frame(printer: Printer, out: io.StringIO, text: str) -> bool:
+    """True once the frame timer's flush has written `text` (waited for, at most 5 s)."""
+    released = threading.Event()
+    original = printer.flush
+
+    def flush_and_signal() -> None:
+        original()
+        if text in out.getvalue():
+            released.set()
+
+    printer.flush = flush_and_signal  # type: ignore[method-assign]
+    return released.wait(timeout=5)
+
+
 def test_the_first_token_shows_at_once_and_a_held_word_within_a_frame() -> None:
     out = io.StringIO()
     printer = Printer(out, wrap=True, width=40)
     printer.content("Hello")
     assert out.getvalue() == "Hello"  # a word at the start of a row is never held
     printer.content(" wor")  # may still grow: held until a space, a newline or the frame timer
-    released = threading.Event()
-    original = printer.flush
-
-    def flush_and_signal() -> None:
-        original()
-        if "wor" in out.getvalue():
-            released.set()
-
-    printer.flush = flush_and_signal  # type: ignore[method-assign]
-    assert released.wait(timeout=5)
+    assert _shows_within_a_frame(printer, out, "wor")
     assert out.getvalue() == "Hello wor"
     printer.content("ld\n")
     printer.finish_stream()
@@ -113,16 +118,7 @@ def test_with_markdown_a_word_without_a_space_yet_shows_within_a_frame() -> None
     printer = Printer(out, color=True, wrap=True, width=60)
     printer.content("See ")
     printer.content("https://example.com/")
-    released = threading.Event()
-    original = printer.flush
-
-    def flush_and_signal() -> None:
-        original()
-        if "example.com" in out.getvalue():
-            released.set()
-
-    printer.flush = flush_and_signal  # type: ignore[method-assign]
-    assert released.wait(timeout=5)
+    assert _shows_within_a_frame(printer, out, "example.com")
     printer.content("very/long ")
     printer.finish_stream()
     screen = Screen(60)
