@@ -9,6 +9,7 @@ staged items are dropped only once a reply came; a refusal or a failed turn leav
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import threading
@@ -105,6 +106,11 @@ class _Worker:
                 future.set_result(None)
 
 
+def _identity(item: Attachment) -> tuple[str, str]:
+    """What makes two staged items the same: the name (`./a.txt` is `a.txt`) and the content."""
+    return os.path.normpath(item.name), item.sha256
+
+
 @dataclass(frozen=True)
 class _Slot:
     """One `/attach`: its place in the order, and its items once read."""
@@ -164,12 +170,23 @@ class AttachmentTray:
             self._next += 1
             return self._next
 
-    def add(self, items: Sequence[Attachment], order: int | None = None) -> None:
-        """Stage `items`; AttachmentError (nothing staged) past MAX_TOTAL_BYTES in all."""
+    def add(self, items: Sequence[Attachment], order: int | None = None, *,
+            skip_staged: bool = False) -> tuple[Attachment, ...]:
+        """Stage `items`; AttachmentError (nothing staged) past MAX_TOTAL_BYTES in all. With
+        `skip_staged`, an item already staged (same name, same content) is not staged again.
+        Returns the items staged."""
         order = self._reserve() if order is None else order
         with self._lock:
             if order <= self._dropped_before:  # its read was dropped (/detach) meanwhile
-                return
+                return ()
+            if skip_staged:
+                seen = {_identity(i) for slot in self._slots for i in slot.items}
+                fresh: list[Attachment] = []
+                for item in items:
+                    if _identity(item) not in seen:
+                        seen.add(_identity(item))
+                        fresh.append(item)
+                items = fresh
             staged = sum(i.size for slot in self._slots for i in slot.items)
             added = sum(i.size for i in items)
             if staged + added > MAX_TOTAL_BYTES:
@@ -178,6 +195,7 @@ class AttachmentTray:
                     f"{size_text(staged + added)}, over the {size_text(MAX_TOTAL_BYTES)} cap for "
                     "one message; /detach some first")
             self._slots = (*self._slots, _Slot(order, tuple(items)))
+        return tuple(items)
 
     def start(self, job: Callable[[], Loaded], report: Report,
               on_change: Callable[[], None] = lambda: None) -> Future[None]:
@@ -190,13 +208,15 @@ class AttachmentTray:
                 loaded = job()
                 if order <= self._dropped_before:
                     return
-                self.add(loaded.items, order)
+                staged = self.add(loaded.items, order, skip_staged=True)
             except AttachmentError as exc:
                 report([str(exc)], True)
             except Exception as exc:  # a bug: one line, the staged items as they were
                 report([f"attaching failed: {type(exc).__name__}: {exc}"], True)
             else:
-                report([*loaded.notes, *(f"attached {describe(item)}" for item in loaded.items),
+                report([*loaded.notes,
+                        *(f"attached {describe(item)}" if item in staged
+                          else f"{item.name} is already staged" for item in loaded.items),
                         self.waiting_line()], False)
             finally:
                 on_change()
