@@ -36,6 +36,7 @@ from chatrepl.sanitize import clean
 from chatrepl.sigint import ctrl_c_not_echoed
 from chatrepl.tabkey import complete_now
 from chatrepl.toolbar import discovery_status, toolbar_text
+from chatrepl.wording import plural
 
 if TYPE_CHECKING:
     from chatrepl.replstate import ReplState
@@ -217,6 +218,17 @@ def handle_line(state: ReplState, line: str) -> None:
         state.printer.info("[interrupted]")
 
 
+def warn_unsent(state: ReplState) -> bool:
+    """Before Ctrl-D ends the REPL with attachments staged (or still being read): say so and
+    return True, so that a second Ctrl-D is needed; False when there is nothing to lose."""
+    count = len(state.attachments) + state.attachments.loading()
+    if not count:
+        return False
+    state.printer.info(f"{plural(count, 'attachment')} staged and not sent: Ctrl-D again exits"
+                       " without them, /detach drops them")
+    return True
+
+
 def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input | None = None,
              output: Output | None = None) -> int:
     """Read lines until Ctrl-D or /exit; returns the exit code.
@@ -287,6 +299,7 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
 
     app.after_render += first_render
     loaded: ReplState | None = None
+    warned_unsent = False  # the last Ctrl-D was answered with "attachments not sent"
     try:
         while loaded is None or not loaded.should_exit:
             default = ""
@@ -297,9 +310,14 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
             except KeyboardInterrupt:
                 continue
             except EOFError:
-                break
+                current = loaded or holder.state  # Ctrl-D may come before the first line
+                if current is None or warned_unsent or not warn_unsent(current):
+                    break
+                warned_unsent = True
+                continue
             finally:
                 terminal.prompt_ended()
+            warned_unsent = False
             start_loading()  # a line sent before the first prompt was ever drawn
             try:
                 loaded = holder.wait()

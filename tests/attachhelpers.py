@@ -50,16 +50,20 @@ Run = Callable[..., tuple[ReplState, str]]
 
 
 def repl_with_catalog(home: Path, server: FakeOpenAIServer, model_name: str = "fake-chat") -> Run:
-    """run(*lines) -> (state, printed text) of a REPL over typed lines; the same state across
-    calls. The catalog is CATALOG."""
+    """run(*lines, end=...) -> (state, printed text) of a REPL over typed lines, then `end`
+    (type_lines' default: Ctrl-D twice); the same state across calls. `run.everything()` is all
+    printed so far, with what background reads reported after their run ended. The catalog is
+    CATALOG."""
     (home / "config.yaml").write_text(config_text(server.url), encoding="utf-8")
     state, out, _err = build_repl_state(home, "fake", model_name)
     state.runtime._catalog = Catalog(data=CATALOG)
 
-    def run(*lines: str) -> tuple[ReplState, str]:
+    def run(*lines: str, end: str = "\x04\x04") -> tuple[ReplState, str]:
         start = len(out.getvalue())
-        type_lines(state, *lines)
+        type_lines(state, *lines, end=end)
         return state, out.getvalue()[start:]
+
+    run.everything = out.getvalue  # type: ignore[attr-defined]
 
     return run
 

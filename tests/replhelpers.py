@@ -48,9 +48,10 @@ def build_repl_state(home: Path | None = None, provider: str = "", model: str = 
     return BuiltRepl(ReplState(runtime, chat, store, Printer(out, err), **fields), out, err)
 
 
-def type_lines(state: ReplState, *lines: str, end: str = "\x04") -> None:
+def type_lines(state: ReplState, *lines: str, end: str = "\x04\x04") -> None:
     """Run the real REPL loop on `state` with `lines` typed (each ended by Enter), then `end`
-    (Ctrl-D; an editor test sends Ctrl-U first, as Ctrl-D ends only an empty line)."""
+    (Ctrl-D twice: the second is needed when attachments are still staged; an editor test
+    sends Ctrl-U first, as Ctrl-D ends only an empty line)."""
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         for line in lines:
             pipe.send_text(line + "\r")

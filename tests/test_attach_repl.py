@@ -232,3 +232,41 @@ def test_detach_drops_a_read_that_never_ends_and_attaching_goes_on(
     finally:  # end the read if it started (its result is not staged: it was dropped)
         with contextlib.suppress(OSError):  # ENXIO: dropped before it opened the FIFO
             os.close(os.open(folder / "pipe", os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_the_same_file_attached_twice_is_staged_once(chatrepl_home: Path, fake_server,
+                                                     folder: Path) -> None:
+    (folder / "a.txt").write_text("alpha\n", encoding="utf-8")
+    (folder / "b.txt").write_text("beta\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    state, _ = run("/attach a.txt")
+    state.attachments.wait()
+    state, _ = run("/attach ./a.txt b.txt a.txt")
+    state.attachments.wait()  # its report is printed before the wait ends
+    assert [item.name for item in state.attachments.items] == ["a.txt", "b.txt"]
+    assert run.everything().count("a.txt is already staged") == 2
+    run("go")
+    assert last_user_content(fake_server).count("===== a.txt =====") == 1
+
+
+def test_ctrl_d_with_staged_attachments_asks_for_a_second_one(chatrepl_home: Path, fake_server,
+                                                              folder: Path) -> None:
+    (folder / "a.txt").write_text("alpha\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    warning = "1 attachment staged and not sent: Ctrl-D again exits without them"
+    state, _ = run("/attach a.txt")
+    state.attachments.wait()
+    # One Ctrl-D, then a message: the REPL was still there to send it, with the file. (A line
+    # first: a Ctrl-D before the REPL has its state, staged items unknown yet, ends it.)
+    state, text = run("/attach", end="\x04go\r\x04")
+    assert text.count(warning) == 1
+    assert last_user_content(fake_server).startswith("===== a.txt =====\nalpha\n")
+    # Nothing staged now: one Ctrl-D ends the REPL without a word.
+    state, text = run("/attach", end="\x04")
+    assert "nothing staged" in text and "staged and not sent" not in text
+    # Staged again: two Ctrl-D in a row end it, and nothing more was sent.
+    requests = len(chat_bodies(fake_server))
+    state, _ = run("/attach a.txt")
+    state.attachments.wait()
+    state, text = run("/attach", end="\x04\x04")
+    assert text.count(warning) == 1 and len(chat_bodies(fake_server)) == requests
