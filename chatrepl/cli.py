@@ -192,6 +192,7 @@ def run(environment: Environment) -> int:
         from chatrepl.attachcli import terminal_input
 
         args.resume, args.attach, args.prompt = True, [], []  # the conversation just had
+        args.after_one_shot = True
         return run_interactive(environment, paths, args,
                                input=terminal_input(bool(environment.stdin_isatty)))
     return code

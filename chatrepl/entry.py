@@ -297,7 +297,9 @@ def prepare_repl(runtime: Runtime, args: argparse.Namespace, stdout: TextIO, std
     # With the local probe about to run, "no providers" waits for its answer.
     if not runtime.manager and not discover:
         notices += _no_providers_lines(runtime)
-    if resuming:
+    if getattr(args, "after_one_shot", False):  # -i: its exchange is on screen just above
+        notices += resumed_lines(chat, "this conversation goes on here")[:1]
+    elif resuming:
         what = f"resumed conversation {args.resume_id}" if getattr(args, "resume_id", None) \
             else "resumed the last conversation"
         notices += resumed_lines(chat, what)

@@ -34,8 +34,9 @@ def test_piped_stdin_with_interactive_goes_on_in_the_repl(chatrepl_home: Path, f
                           encoding="utf-8", timeout=TIMEOUT, dimensions=(30, 120))
     try:
         child.expect("Looks fine.")
-        child.expect("resumed the last conversation")
+        child.expect("this conversation goes on here: model fake/fake-chat · 2 messages")
         child.expect("›")
+        assert "you:" not in child.before  # the exchange just printed is not repeated
         child.send("and the tests?\r")
         child.expect("Looks fine.")
         child.expect("›")
