@@ -18,6 +18,7 @@ from typing import IO
 
 from chatrepl.attachments import MAX_TEXT_BYTES, Attachment, from_bytes, size_text
 from chatrepl.errors import AttachmentError
+from chatrepl.sigint import interrupts_held
 
 MAX_COMMAND_BYTES = MAX_TEXT_BYTES
 COMMAND_SECONDS = 60.0
@@ -64,32 +65,39 @@ def run_command(command: str, *, seconds: float = COMMAND_SECONDS,
     source = f"!{command}"
     if not command.strip():
         raise AttachmentError("usage: /attach !COMMAND (its output is attached)")
+    # A Ctrl-C while the command starts is held until its handle is kept and its output read:
+    # raised inside Popen, it would leave the command running with nothing to stop it.
+    process: subprocess.Popen[bytes] | None = None
+    readers: list[_Reader] = []
     try:
-        process = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                                   start_new_session=True)
-    except OSError as exc:
-        raise AttachmentError(f"{source}: cannot start it ({exc.strerror or exc})") from None
-    assert process.stdout is not None and process.stderr is not None
-    out = _Reader(process.stdout, limit)
-    err = _Reader(process.stderr, MAX_ERROR_BYTES, keep_tail=True)
-    try:
-        out.start()
-        err.start()
+        with interrupts_held():
+            try:
+                process = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           cwd=cwd, start_new_session=True)
+            except OSError as exc:
+                raise AttachmentError(f"{source}: cannot start it ({exc.strerror or exc})") \
+                    from None
+            assert process.stdout is not None and process.stderr is not None
+            out = _Reader(process.stdout, limit)
+            err = _Reader(process.stderr, MAX_ERROR_BYTES, keep_tail=True)
+            readers = [out, err]
+            out.start()
+            err.start()
         code = _wait(process, out, seconds)
-    except BaseException:  # Ctrl-C included, wherever it lands: the command is not left running
-        _kill(process)
-        raise
     finally:
+        # Ctrl-C included, wherever it lands after the start: the command is not left running.
         # What it left running in the background (`cmd &`) would hold the output open: its
         # output ends with the shell, and the rest of its process group goes with it.
-        _kill(process)
-        for reader in (out, err):
-            if reader.ident is not None:
-                reader.join(timeout=5)
-        for pipe in (process.stdout, process.stderr):
-            with contextlib.suppress(OSError):
-                pipe.close()
+        if process is not None:
+            _kill(process)
+            for reader in readers:
+                if reader.ident is not None:
+                    reader.join(timeout=5)
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
     if code is None:
         raise AttachmentError(f"{source}: still running after {seconds:g} s; stopped (nothing "
                               "attached)")

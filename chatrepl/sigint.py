@@ -42,6 +42,33 @@ def interrupt_latch(event: threading.Event) -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Within the block a SIGINT is held, not raised: it goes to the handler in force once the
+    block ends, so a few lines that must not be cut halfway run whole (starting a process and
+    keeping its handle, without which it could not be stopped). Off the main thread, or when
+    SIGINT is not handled by Python, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield
+        return
+    held: list[FrameType | None] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(frame)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            previous(signal.SIGINT, held[0])
+
+
 def keyboard_interrupts_on() -> None:
     """Ctrl-C raises KeyboardInterrupt even in a process started with SIGINT ignored (a
     background job of a script, `nohup`): at the REPL the key is the user's way to stop a reply.

@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from attachhelpers import PNG, text_pdf
@@ -244,3 +246,31 @@ def test_what_a_command_leaves_running_in_the_background_is_ended_with_it(
     # waiting for a reaper.
     stat = Path(f"/proc/{pid}/stat")
     assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_ctrl_c_while_the_command_starts_still_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGINT landing right after the process is made, before run_command holds its handle,
+    is held until it does: the command is killed and reaped, not left running."""
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def popen_then_ctrl_c(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        process = real_popen(*args, **kwargs)
+        started.append(process)
+        os.kill(os.getpid(), signal.SIGINT)  # handled at the next bytecode: still in here
+        return process
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_ctrl_c)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_command("exec sleep 60")
+        (process,) = started
+        assert process.returncode == -signal.SIGKILL  # killed and reaped by run_command
+    finally:
+        for process in started:
+            if process.returncode is None:
+                process.kill()
+                process.wait(timeout=10)
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
