@@ -274,12 +274,29 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
             prepared = loader(terminal)
         except BaseException as exc:  # handed to the main thread, which reports it
             error = exc
-            holder.fail(error)
+            started.set()
+            holder.fail(error)  # wakes the REPL's thread
             terminal.schedule(lambda: stop_with(error))
             return
         holder.set(prepared.state)
-        attach(prepared.state, prepared.notices, prepared.on_ready)
+        try:
+            attach(prepared.state, prepared.notices, prepared.on_ready)
+        finally:
+            started.set()  # what it staged (`-a`) is known
+            terminal.wake()
         terminal.schedule(complete_typed_command)
+
+    started = threading.Event()  # the state is loaded and its start-up hook has run
+
+    def started_state() -> ReplState | None:
+        """The state once loaded and started (`-a` files staged or being read); None when the
+        loading failed or Ctrl-C ended the wait."""
+        start_loading()
+        try:
+            terminal.serve_until(started.is_set)
+        except KeyboardInterrupt:
+            return None
+        return holder.state
 
     def complete_typed_command() -> None:
         """A command typed while loading gets its completions now that they can be made."""
@@ -305,18 +322,22 @@ def run_repl(loader: Loader, *, history_path: Path | None = None, input: Input |
             default = ""
             if loaded is not None:  # what a command put back in the input line (/undo, /editor)
                 default, loaded.next_input = loaded.next_input, ""
+            line: str | None = None  # None: Ctrl-D
             try:
                 line = session.prompt("› ", default=default, pre_run=terminal.prompt_started)
             except KeyboardInterrupt:
                 continue
             except EOFError:
-                current = loaded or holder.state  # Ctrl-D may come before the first line
+                pass
+            finally:
+                terminal.prompt_ended()
+            if line is None:
+                # Ctrl-D before the first line: what `-a` staged is known once started.
+                current = loaded or started_state()
                 if current is None or warned_unsent or not warn_unsent(current):
                     break
                 warned_unsent = True
                 continue
-            finally:
-                terminal.prompt_ended()
             warned_unsent = False
             start_loading()  # a line sent before the first prompt was ever drawn
             try:
