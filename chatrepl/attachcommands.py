@@ -16,7 +16,7 @@ from chatrepl.commandoutput import COMMAND_SECONDS, MAX_COMMAND_BYTES, run_comma
 from chatrepl.commands import split_arguments
 from chatrepl.errors import UsageError
 from chatrepl.replstate import ReplState
-from chatrepl.sanitize import clean
+from chatrepl.sanitize import clean, clean_line
 from chatrepl.slash_commands import command
 from chatrepl.wording import plural
 
@@ -121,5 +121,5 @@ def _detach(state: ReplState, argument: str) -> None:
     elif not dropped:
         state.printer.info("nothing was staged")
     for item in dropped:
-        state.printer.info(clean(f"dropped {item.name}"))
+        state.printer.info(f"dropped {clean_line(item.name)}")
     state.redraw()

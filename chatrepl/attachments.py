@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class Attachment:
     data: str | None = None
     mime: str = "text/plain"
     text_error: str | None = None
+    path: str = ""  # the real path of the file it was read from (empty for a command, stdin)
 
     def estimated_tokens(self) -> int:
         """A local guess: 4 characters a token for text (and a PDF's text); a flat figure for
@@ -140,7 +141,7 @@ def read_file(path: Path, source: str | None = None, *, text_only: bool = False)
         raise AttachmentError(f"{shown}: cannot read it ({exc.strerror or exc})") from None
     if len(raw) > cap:  # it grew while being read
         raise AttachmentError(f"{shown}: over the {size_text(cap)} cap for one {kind} attachment")
-    return from_bytes(raw, shown, kind, mime, name=shown)
+    return replace(from_bytes(raw, shown, kind, mime, name=shown), path=os.path.realpath(path))
 
 
 B64_CHUNK = 3 * 64 * KiB  # a multiple of 3: the pieces join into one valid encoding

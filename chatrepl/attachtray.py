@@ -28,6 +28,7 @@ from chatrepl.attachments import (
 )
 from chatrepl.attachpaths import load_paths
 from chatrepl.errors import AttachmentError
+from chatrepl.sanitize import clean_line
 from chatrepl.wording import plural
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ _TRAILING = ",.;:!?)]}'\""
 
 def describe(item: Attachment) -> str:
     """`notes.md (text, 1.2 KB, ~310 tokens)`."""
-    return f"{item.name} ({item.kind}, {size_text(item.size)}, ~{item.estimated_tokens():,} tokens)"
+    return (f"{clean_line(item.name)} ({item.kind}, {size_text(item.size)},"
+            f" ~{item.estimated_tokens():,} tokens)")
 
 
 def tokens_text(tokens: int) -> str:
@@ -107,8 +109,21 @@ class _Worker:
 
 
 def _identity(item: Attachment) -> tuple[str, str]:
-    """What makes two staged items the same: the name (`./a.txt` is `a.txt`) and the content."""
-    return os.path.normpath(item.name), item.sha256
+    """What makes two staged items the same: the file (by its real path; else the name, as
+    for a command's output) and the content."""
+    return item.path or os.path.normpath(item.name), item.sha256
+
+
+def _without_staged(items: Sequence[Attachment],
+                    staged: Sequence[Attachment]) -> tuple[list[Attachment], list[Attachment]]:
+    """(`items` that are not in `staged` nor earlier in `items`, the others)."""
+    seen = {_identity(i) for i in staged}
+    fresh: list[Attachment] = []
+    again: list[Attachment] = []
+    for item in items:
+        (again if _identity(item) in seen else fresh).append(item)
+        seen.add(_identity(item))
+    return fresh, again
 
 
 @dataclass(frozen=True)
@@ -173,20 +188,14 @@ class AttachmentTray:
     def add(self, items: Sequence[Attachment], order: int | None = None, *,
             skip_staged: bool = False) -> tuple[Attachment, ...]:
         """Stage `items`; AttachmentError (nothing staged) past MAX_TOTAL_BYTES in all. With
-        `skip_staged`, an item already staged (same name, same content) is not staged again.
+        `skip_staged`, an item already staged (same file, same content) is not staged again.
         Returns the items staged."""
         order = self._reserve() if order is None else order
         with self._lock:
             if order <= self._dropped_before:  # its read was dropped (/detach) meanwhile
                 return ()
             if skip_staged:
-                seen = {_identity(i) for slot in self._slots for i in slot.items}
-                fresh: list[Attachment] = []
-                for item in items:
-                    if _identity(item) not in seen:
-                        seen.add(_identity(item))
-                        fresh.append(item)
-                items = fresh
+                items, _ = _without_staged(items, [i for slot in self._slots for i in slot.items])
             staged = sum(i.size for slot in self._slots for i in slot.items)
             added = sum(i.size for i in items)
             if staged + added > MAX_TOTAL_BYTES:
@@ -214,10 +223,15 @@ class AttachmentTray:
             except Exception as exc:  # a bug: one line, the staged items as they were
                 report([f"attaching failed: {type(exc).__name__}: {exc}"], True)
             else:
-                report([*loaded.notes,
-                        *(f"attached {describe(item)}" if item in staged
-                          else f"{item.name} is already staged" for item in loaded.items),
-                        self.waiting_line()], False)
+                new = list(staged)
+                said = []
+                for item in loaded.items:
+                    if item in new:
+                        new.remove(item)
+                        said.append(f"attached {describe(item)}")
+                    else:
+                        said.append(f"{clean_line(item.name)} is already staged")
+                report([*loaded.notes, *said, self.waiting_line()], False)
             finally:
                 on_change()
 
@@ -256,7 +270,8 @@ class AttachmentTray:
 
     def waiting_line(self) -> str:
         count = len(self.items)
-        return f"{plural(count, 'attachment')} staged; they go with your next message"
+        return (f"{plural(count, 'attachment')} staged; {'it goes' if count == 1 else 'they go'}"
+                " with your next message")
 
     def drop(self, number: int | None = None) -> list[Attachment]:
         """Unstage item `number` (from 1), or all; returns what was dropped. UsageError-like
@@ -295,7 +310,7 @@ class AttachmentTray:
         self.wait()
         staged = list(self.items)
         words = at_paths(text, cwd)
-        typed = list(load_paths(words, cwd).items) if words else []
+        typed, _ = _without_staged(load_paths(words, cwd).items if words else (), staged)
         return outgoing([*staged, *typed], info, model, conversation_tokens + -(-len(text) // 4),
                         stored)
 

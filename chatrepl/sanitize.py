@@ -29,6 +29,12 @@ def clean(text: str) -> str:
     return text.translate(UNSAFE)
 
 
+def clean_line(text: str) -> str:
+    """`text` cleaned and kept on one line: a newline shows as `\\n`, a tab as a space (a
+    file name that holds them)."""
+    return clean(text).replace("\n", "\\n").replace("\t", " ")
+
+
 class CleanStream:
     """A text stream whose every write is cleaned: for output that is all outside text
     (subcommand listings, one-line errors), never for a Printer's own styled output."""

@@ -12,8 +12,13 @@ from pathlib import Path
 
 import pytest
 from attachhelpers import PDF, PNG, chat_bodies, last_user_content, repl_with_catalog
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
 
 from chatrepl.attachments import MAX_TEXT_BYTES
+from chatrepl.repl import Prepared, run_repl
+from chatrepl.replterminal import PromptTerminal
 from chatrepl.toolbar import toolbar_text
 
 
@@ -270,3 +275,59 @@ def test_ctrl_d_with_staged_attachments_asks_for_a_second_one(chatrepl_home: Pat
     state.attachments.wait()
     state, text = run("/attach", end="\x04\x04")
     assert text.count(warning) == 1 and len(chat_bodies(fake_server)) == requests
+
+
+def test_ctrl_d_as_the_first_key_knows_what_the_start_staged(chatrepl_home: Path, fake_server,
+                                                             folder: Path) -> None:
+    """`chatrepl -a FILE` then Ctrl-D at once: the start-up work (which stages FILE) has run
+    before Ctrl-D is judged, so it warns instead of exiting with the file dropped."""
+    (folder / "a.txt").write_text("alpha\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    state, _ = run("/attach")  # nothing staged yet
+    state.attachments.drop()
+
+    def stage_a() -> None:
+        state.attachments.start_paths(["a.txt"], folder, lambda lines, error: None)
+
+    def load_after_the_first_prompt(terminal: PromptTerminal) -> Prepared:
+        """The state is handed over only once the first prompt has ended (on that Ctrl-D)."""
+        prompt_over = threading.Event()
+        ended = terminal.prompt_ended
+
+        def prompt_ended() -> None:
+            ended()
+            prompt_over.set()
+
+        terminal.prompt_ended = prompt_ended  # type: ignore[method-assign]
+        prompt_over.wait(timeout=10)  # bounded: the prompt may have ended before this began
+        return Prepared(state, on_ready=stage_a)
+
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("\x04go\r\x04")
+        assert run_repl(load_after_the_first_prompt, input=pipe, output=DummyOutput(),
+                        history_path=state.runtime.paths.history_file) == 0
+    assert "1 attachment staged and not sent" in run.everything()
+    assert last_user_content(fake_server).startswith("===== a.txt =====\nalpha\n")
+
+
+def test_the_same_file_by_another_path_or_as_at_path_goes_once(chatrepl_home: Path, fake_server,
+                                                               folder: Path) -> None:
+    (folder / "a.txt").write_text("alpha\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    state, _ = run(f"/attach {folder / 'a.txt'}", "/attach ../work/a.txt a.txt a.txt")
+    state.attachments.wait()
+    assert len(state.attachments.items) == 1
+    assert run.everything().count("attached ") == 1
+    run("see @a.txt again")
+    assert last_user_content(fake_server).count("===== ") == 2  # one header, one end line
+
+
+def test_a_file_name_with_a_newline_is_shown_on_one_line(chatrepl_home: Path, fake_server,
+                                                         folder: Path) -> None:
+    (folder / "new\nline.txt").write_text("x\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    state, _ = run("/attach new?line.txt")
+    state.attachments.wait()
+    state, text = run("/attach", "/detach 1")
+    assert "attached new\\nline.txt (text" in run.everything()
+    assert "1. new\\nline.txt (text" in text and "dropped new\\nline.txt" in text
