@@ -128,8 +128,11 @@ def toolbar_text(state: ReplState, width: int | None = None) -> str:
                 text = join([model, *before, middle, shown, kept, *after], separator)
                 if get_cwidth(text) <= budget:
                     return text
-    # The model is cut in the middle to keep `✗ N failed`, then to keep tokens and cost only.
+    # The model is cut in the middle to keep `✗ N failed`, then to keep tokens and cost only;
+    # staged attachments stay as a count (`📎 2`).
     failures = [v for v in variants[-1:] if v.startswith("✗")]
+    staged = len(state.attachments)
+    after = [f"📎 {staged}", *after] if staged else after
     for pieces in ([*failures, *after], after):
         room = budget - 1 - len(NARROW_SEPARATOR) - get_cwidth(NARROW_SEPARATOR.join(pieces))
         if room >= MIN_MODEL_CELLS or pieces is after:
