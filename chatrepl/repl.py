@@ -27,7 +27,7 @@ from prompt_toolkit.output import Output
 
 from chatrepl.completer import SlashCommandCompleter
 from chatrepl.editor import UNCHANGED_HINT, edit_text
-from chatrepl.errors import ChatReplError
+from chatrepl.errors import AttachmentError, ChatReplError
 from chatrepl.fsutil import open_private, require_private_dir
 from chatrepl.guardprompt import PromptAsker, command_argument
 from chatrepl.inputhistory import BoundedFileHistory
@@ -204,9 +204,10 @@ def handle_line(state: ReplState, line: str) -> None:
     text = line.strip()
     if not text:
         return
+    is_command = text.startswith("/") and not text.startswith("//")
     try:
         with ctrl_c_not_echoed(sys.stdin if sys.stdin.isatty() else sys.stdout):
-            if text.startswith("/") and not text.startswith("//"):
+            if is_command:
                 REGISTRY.dispatch(state, text)
             elif state.compare is not None:
                 state.compare.send(state, text[1:] if text.startswith("//") else line)
@@ -214,6 +215,8 @@ def handle_line(state: ReplState, line: str) -> None:
                 state.run_turn(text[1:] if text.startswith("//") else line)
     except ChatReplError as exc:
         state.printer.error(exc.in_repl())
+        if isinstance(exc, AttachmentError) and not is_command:
+            state.next_input = line  # nothing was sent: the message is back for a fix
     except KeyboardInterrupt:
         state.printer.info("[interrupted]")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from catalogdata import model, provider
 from fakeserver import FakeOpenAIServer
-from replhelpers import build_repl_state, type_lines
+from replhelpers import END_KEYS, build_repl_state, type_lines
 
 from chatrepl.catalog import Catalog
 from chatrepl.replstate import ReplState
@@ -51,14 +51,14 @@ Run = Callable[..., tuple[ReplState, str]]
 
 def repl_with_catalog(home: Path, server: FakeOpenAIServer, model_name: str = "fake-chat") -> Run:
     """run(*lines, end=...) -> (state, printed text) of a REPL over typed lines, then `end`
-    (type_lines' default: Ctrl-D twice); the same state across calls. `run.everything()` is all
+    (type_lines' default: Ctrl-U Ctrl-D twice); the same state across calls. `run.everything()` is all
     printed so far, with what background reads reported after their run ended. The catalog is
     CATALOG."""
     (home / "config.yaml").write_text(config_text(server.url), encoding="utf-8")
     state, out, _err = build_repl_state(home, "fake", model_name)
     state.runtime._catalog = Catalog(data=CATALOG)
 
-    def run(*lines: str, end: str = "\x04\x04") -> tuple[ReplState, str]:
+    def run(*lines: str, end: str = END_KEYS) -> tuple[ReplState, str]:
         start = len(out.getvalue())
         type_lines(state, *lines, end=end)
         return state, out.getvalue()[start:]

@@ -48,10 +48,14 @@ def build_repl_state(home: Path | None = None, provider: str = "", model: str = 
     return BuiltRepl(ReplState(runtime, chat, store, Printer(out, err), **fields), out, err)
 
 
-def type_lines(state: ReplState, *lines: str, end: str = "\x04\x04") -> None:
-    """Run the real REPL loop on `state` with `lines` typed (each ended by Enter), then `end`
-    (Ctrl-D twice: the second is needed when attachments are still staged; an editor test
-    sends Ctrl-U first, as Ctrl-D ends only an empty line)."""
+END_KEYS = "\x15\x04\x15\x04"
+
+
+def type_lines(state: ReplState, *lines: str, end: str = END_KEYS) -> None:
+    """Run the real REPL loop on `state` with `lines` typed (each ended by Enter), then `end`:
+    by default Ctrl-U Ctrl-D twice (Ctrl-D ends only an empty line, and a message refused for
+    its attachments is put back in it; the second is needed when attachments are still
+    staged)."""
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         for line in lines:
             pipe.send_text(line + "\r")

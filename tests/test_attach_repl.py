@@ -15,6 +15,8 @@ from attachhelpers import PDF, PNG, chat_bodies, last_user_content, repl_with_ca
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from prompt_toolkit.utils import get_cwidth
+from replhelpers import END_KEYS
 
 from chatrepl.attachments import MAX_TEXT_BYTES
 from chatrepl.repl import Prepared, run_repl
@@ -119,9 +121,10 @@ def test_at_path_in_a_message_attaches_the_file_and_a_missing_one_sends_nothing(
         chatrepl_home: Path, fake_server, folder: Path) -> None:
     (folder / "code.py").write_text("print('hi')\n", encoding="utf-8")
     run = repl_with_catalog(chatrepl_home, fake_server)
-    _, text = run("explain @./nope.py please")
+    # Refused, the message is back in the input line: Enter sends it again (refused again).
+    _, text = run("explain @./nope.py please", end="\r" + END_KEYS)
     assert chat_bodies(fake_server) == []
-    assert "nope.py: no such file" in text
+    assert text.count("nope.py: no such file") == 2
     run("explain @code.py, mail me @home")
     content = last_user_content(fake_server)
     assert content.startswith("===== code.py =====\nprint('hi')\n")
@@ -331,3 +334,15 @@ def test_a_file_name_with_a_newline_is_shown_on_one_line(chatrepl_home: Path, fa
     state, text = run("/attach", "/detach 1")
     assert "attached new\\nline.txt (text" in run.everything()
     assert "1. new\\nline.txt (text" in text and "dropped new\\nline.txt" in text
+
+
+def test_a_narrow_toolbar_keeps_the_count_of_staged_items(chatrepl_home: Path, fake_server,
+                                                          folder: Path) -> None:
+    (folder / "a.txt").write_text("alpha\n", encoding="utf-8")
+    run = repl_with_catalog(chatrepl_home, fake_server)
+    state, _ = run("/attach a.txt")
+    state.attachments.wait()
+    for width in (40, 50):
+        text = toolbar_text(state, width)
+        assert "📎 1" in text and "tokens" in text and get_cwidth(text) < width
+    assert "📎 1: 1 text ~" in toolbar_text(state, 100)
