@@ -223,15 +223,12 @@ class AttachmentTray:
             except Exception as exc:  # a bug: one line, the staged items as they were
                 report([f"attaching failed: {type(exc).__name__}: {exc}"], True)
             else:
-                new = list(staged)
-                said = []
-                for item in loaded.items:
-                    if item in new:
-                        new.remove(item)
-                        said.append(f"attached {describe(item)}")
-                    else:
-                        said.append(f"{clean_line(item.name)} is already staged")
-                report([*loaded.notes, *said, self.waiting_line()], False)
+                kept = {id(item) for item in staged}  # the very items read, when staged
+                report([*loaded.notes,
+                        *(f"attached {describe(item)}" if id(item) in kept
+                          else f"{clean_line(item.name)} is already staged"
+                          for item in loaded.items),
+                        self.waiting_line()], False)
             finally:
                 on_change()
 

@@ -11,7 +11,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from attachhelpers import PDF, PNG, chat_bodies, last_user_content, repl_with_catalog
+from attachhelpers import PDF, PNG, Run, chat_bodies, last_user_content, repl_with_catalog
+from fakeserver import FakeOpenAIServer
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
@@ -20,6 +21,7 @@ from replhelpers import END_KEYS
 
 from chatrepl.attachments import MAX_TEXT_BYTES
 from chatrepl.repl import Prepared, run_repl
+from chatrepl.replstate import ReplState
 from chatrepl.replterminal import PromptTerminal
 from chatrepl.toolbar import toolbar_text
 
@@ -30,6 +32,18 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work.mkdir()
     monkeypatch.chdir(work)
     return work
+
+
+def _staged(home: Path, server: FakeOpenAIServer, folder: Path, word: str = "a.txt",
+            files: dict[str, str] | None = None) -> tuple[Run, ReplState]:
+    """A REPL (repl_with_catalog) with `files` (default a.txt: "alpha") written in `folder` and
+    `/attach WORD` read and staged."""
+    for name, text in (files or {"a.txt": "alpha\n"}).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    run = repl_with_catalog(home, server)
+    state, _ = run(f"/attach {word}")
+    state.attachments.wait()
+    return run, state
 
 
 def test_a_text_file_goes_with_the_next_message_under_a_header(chatrepl_home: Path, fake_server,
@@ -244,11 +258,8 @@ def test_detach_drops_a_read_that_never_ends_and_attaching_goes_on(
 
 def test_the_same_file_attached_twice_is_staged_once(chatrepl_home: Path, fake_server,
                                                      folder: Path) -> None:
-    (folder / "a.txt").write_text("alpha\n", encoding="utf-8")
-    (folder / "b.txt").write_text("beta\n", encoding="utf-8")
-    run = repl_with_catalog(chatrepl_home, fake_server)
-    state, _ = run("/attach a.txt")
-    state.attachments.wait()
+    run, _ = _staged(chatrepl_home, fake_server, folder,
+                     files={"a.txt": "alpha\n", "b.txt": "beta\n"})
     state, _ = run("/attach ./a.txt b.txt a.txt")
     state.attachments.wait()  # its report is printed before the wait ends
     assert [item.name for item in state.attachments.items] == ["a.txt", "b.txt"]
@@ -259,11 +270,8 @@ def test_the_same_file_attached_twice_is_staged_once(chatrepl_home: Path, fake_s
 
 def test_ctrl_d_with_staged_attachments_asks_for_a_second_one(chatrepl_home: Path, fake_server,
                                                               folder: Path) -> None:
-    (folder / "a.txt").write_text("alpha\n", encoding="utf-8")
-    run = repl_with_catalog(chatrepl_home, fake_server)
+    run, _ = _staged(chatrepl_home, fake_server, folder)
     warning = "1 attachment staged and not sent: Ctrl-D again exits without them"
-    state, _ = run("/attach a.txt")
-    state.attachments.wait()
     # One Ctrl-D, then a message: the REPL was still there to send it, with the file. (A line
     # first: a Ctrl-D before the REPL has its state, staged items unknown yet, ends it.)
     state, text = run("/attach", end="\x04go\r\x04")
@@ -327,21 +335,16 @@ def test_the_same_file_by_another_path_or_as_at_path_goes_once(chatrepl_home: Pa
 
 def test_a_file_name_with_a_newline_is_shown_on_one_line(chatrepl_home: Path, fake_server,
                                                          folder: Path) -> None:
-    (folder / "new\nline.txt").write_text("x\n", encoding="utf-8")
-    run = repl_with_catalog(chatrepl_home, fake_server)
-    state, _ = run("/attach new?line.txt")
-    state.attachments.wait()
-    state, text = run("/attach", "/detach 1")
+    run, _ = _staged(chatrepl_home, fake_server, folder, "new?line.txt",
+                     files={"new\nline.txt": "x\n"})
+    _, text = run("/attach", "/detach 1")
     assert "attached new\\nline.txt (text" in run.everything()
     assert "1. new\\nline.txt (text" in text and "dropped new\\nline.txt" in text
 
 
 def test_a_narrow_toolbar_keeps_the_count_of_staged_items(chatrepl_home: Path, fake_server,
                                                           folder: Path) -> None:
-    (folder / "a.txt").write_text("alpha\n", encoding="utf-8")
-    run = repl_with_catalog(chatrepl_home, fake_server)
-    state, _ = run("/attach a.txt")
-    state.attachments.wait()
+    _, state = _staged(chatrepl_home, fake_server, folder)
     for width in (40, 50):
         text = toolbar_text(state, width)
         assert "📎 1" in text and "tokens" in text and get_cwidth(text) < width

@@ -14,20 +14,28 @@ from pathlib import Path
 import pexpect
 import pytest
 from attachhelpers import chat_bodies
+from fakeserver import FakeOpenAIServer
 
 TIMEOUT = 30
 
 
-def test_piped_stdin_with_interactive_goes_on_in_the_repl(chatrepl_home: Path, fake_server) -> None:
-    (chatrepl_home / "config.yaml").write_text(
+def _fake_home(home: Path, server: FakeOpenAIServer) -> dict[str, str]:
+    """A config in `home` with provider `fake` (model fake-chat) on `server`; the environment
+    for a chatrepl using it in a plain terminal."""
+    (home / "config.yaml").write_text(
         "providers:\n  fake:\n"
-        f"    base_api_url: {fake_server.url}\n"
+        f"    base_api_url: {server.url}\n"
         "    valid_models: [fake-chat]\n"
         "discovery: {on_startup: false}\n", encoding="utf-8")
-    fake_server.behavior.chat_reply = "Looks fine."
-    env = {**os.environ, "CHATREPL_HOME": str(chatrepl_home), "PROMPT_TOOLKIT_NO_CPR": "1",
+    env = {**os.environ, "CHATREPL_HOME": str(home), "PROMPT_TOOLKIT_NO_CPR": "1",
            "TERM": "xterm", "NO_COLOR": "1"}
     env.pop("CHATREPL_CONFIG", None)
+    return env
+
+
+def test_piped_stdin_with_interactive_goes_on_in_the_repl(chatrepl_home: Path, fake_server) -> None:
+    env = _fake_home(chatrepl_home, fake_server)
+    fake_server.behavior.chat_reply = "Looks fine."
     chatrepl = " ".join(shlex.quote(word) for word in (
         sys.executable, "-m", "chatrepl", "-i", "-m", "fake/fake-chat", "review this"))
     child = pexpect.spawn("/bin/sh", ["-c", f"printf -- '-old\\n+new\\n' | {chatrepl}"], env=env,
@@ -79,17 +87,10 @@ def _pid_channel(path: Path) -> Iterator[Callable[[], int]]:
 
 def test_attach_option_stages_for_the_repl_and_ctrl_c_stops_a_command(
         chatrepl_home: Path, fake_server, tmp_path: Path) -> None:
-    (chatrepl_home / "config.yaml").write_text(
-        "providers:\n  fake:\n"
-        f"    base_api_url: {fake_server.url}\n"
-        "    valid_models: [fake-chat]\n"
-        "discovery: {on_startup: false}\n", encoding="utf-8")
+    env = _fake_home(chatrepl_home, fake_server)
     work = tmp_path / "work"
     work.mkdir()
     (work / "notes.txt").write_text("remember me\n", encoding="utf-8")
-    env = {**os.environ, "CHATREPL_HOME": str(chatrepl_home), "PROMPT_TOOLKIT_NO_CPR": "1",
-           "TERM": "xterm", "NO_COLOR": "1"}
-    env.pop("CHATREPL_CONFIG", None)
     with _pid_channel(work / "cmd.pid") as written_pid:
         child = pexpect.spawn(sys.executable, ["-m", "chatrepl", "-m", "fake/fake-chat", "-a",
                                                "notes.txt"], cwd=str(work), env=env,
